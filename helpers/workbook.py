@@ -1,0 +1,192 @@
+"""Running the three session notebooks headless with papermill, and the run folder they write into.
+
+`python -m helpers.workbook --profile smoke` (what `make workbook PROFILE=smoke` calls) executes the notebooks
+in order into runs/<run-id>/, with the parameter set of the chosen profile from notebooks/profiles.yaml.
+Before anything runs, every profile parameter is checked against the notebook's `parameters` cell:
+papermill only warns on unknown names, so a typo would silently run the full-size notebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+PROFILES_FILE = NOTEBOOK_DIR / "profiles.yaml"
+RUNS_DIR = REPO_ROOT / "runs"
+NOTEBOOKS = ("01_dpo_math", "02_preferences_and_dpo", "03_three_way_eval")
+KERNEL = "dpo-workbook"
+INJECTED = ("run_dir", "profile")  # set by the runner for every notebook
+
+
+# ----------------------------------------------------------------------------- run folders and metrics
+
+
+def resolve_run_dir(run_dir: str | Path | None = "") -> Path:
+    """The run folder a notebook writes into: the one papermill passed, else runs/interactive (JupyterLab)."""
+    path = Path(run_dir) if run_dir else RUNS_DIR / "interactive"
+    path = path if path.is_absolute() else REPO_ROOT / path
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_metrics(run_dir: str | Path, notebook: str, metrics: dict) -> Path:
+    """Write a notebook's key numbers to <run_dir>/<notebook>.metrics.json (tests and later notebooks read it)."""
+    path = resolve_run_dir(run_dir) / f"{notebook}.metrics.json"
+    path.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=float) + "\n")
+    return path
+
+
+def load_metrics(run_dir: str | Path, notebook: str) -> dict:
+    path = Path(run_dir) / f"{notebook}.metrics.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run notebooks/{notebook}.ipynb (or `make workbook`) first")
+    return json.loads(path.read_text())
+
+
+# ----------------------------------------------------------------------------- profiles
+
+
+def notebook_path(name: str) -> Path:
+    return NOTEBOOK_DIR / f"{name}.ipynb"
+
+
+def notebook_parameters(path: str | Path) -> dict:
+    """Names and default values assigned in the notebook's cell tagged `parameters`."""
+    nb = json.loads(Path(path).read_text())
+    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{path}: expected exactly one cell tagged 'parameters', found {len(cells)}")
+    source = "".join(cells[0]["source"])
+    params = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    params[target.id] = ast.literal_eval(node.value)
+    return params
+
+
+def load_profiles(path: Path = PROFILES_FILE) -> dict:
+    profiles = yaml.safe_load(Path(path).read_text())
+    if not isinstance(profiles, dict):
+        raise ValueError(f"{path}: expected a mapping of profile -> notebook -> parameters")
+    return profiles
+
+
+def profile_problems(profiles: dict | None = None) -> list[str]:
+    """Every profile entry that names a notebook or a parameter that does not exist; [] when all is well."""
+    profiles = load_profiles() if profiles is None else profiles
+    problems = []
+    for profile, per_notebook in profiles.items():
+        for notebook, params in (per_notebook or {}).items():
+            if notebook not in NOTEBOOKS:
+                problems.append(f"profile {profile!r}: unknown notebook {notebook!r} (known: {', '.join(NOTEBOOKS)})")
+                continue
+            defined = notebook_parameters(notebook_path(notebook))
+            for name in params or {}:
+                if name not in defined:
+                    problems.append(f"profile {profile!r}, notebook {notebook}: parameter {name!r} is not defined "
+                                    "in the notebook's parameters cell")
+                elif name in INJECTED:
+                    problems.append(f"profile {profile!r}, notebook {notebook}: {name!r} is set by the runner")
+    return problems
+
+
+def parameters_for(profile: str, notebook: str, run_dir: Path, profiles: dict | None = None) -> dict:
+    profiles = load_profiles() if profiles is None else profiles
+    if profile not in profiles:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)} (notebooks/profiles.yaml)")
+    return {**(profiles[profile].get(notebook) or {}), "run_dir": str(run_dir), "profile": profile}
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def check_kernel(kernel: str = KERNEL) -> None:
+    from jupyter_client.kernelspec import find_kernel_specs
+
+    if kernel not in find_kernel_specs():
+        raise RuntimeError(f"Jupyter kernel {kernel!r} is not installed; run `make setup` (it registers the .venv "
+                           f"kernel with `python -m ipykernel install --sys-prefix --name {kernel}`)")
+
+
+def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, ...] = NOTEBOOKS,
+        kernel: str = KERNEL, timeout_s: int = 3 * 3600, runs_dir: Path = RUNS_DIR) -> Path:
+    """Execute the notebooks in order into runs_dir/<run_id>/; returns the run folder.
+
+    Writes run.json with the profile, parameters and each notebook's wall time and status.
+    """
+    import papermill as pm
+
+    problems = profile_problems()
+    if problems:
+        raise ValueError("notebooks/profiles.yaml does not match the notebooks:\n  " + "\n  ".join(problems))
+    profiles = load_profiles()
+    if profile not in profiles:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)}")
+    check_kernel(kernel)
+    run_id = run_id or f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{profile}"
+    run_dir = Path(runs_dir) / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = {"run_id": run_id, "profile": profile, "kernel": kernel, "started": dt.datetime.now().isoformat(),
+              "notebooks": {}}
+    record_path = run_dir / "run.json"
+    for name in notebooks:
+        params = parameters_for(profile, name, run_dir, profiles)
+        out = run_dir / f"{name}.ipynb"
+        print(f"[{profile}] running notebooks/{name}.ipynb -> {out}", flush=True)
+        t0 = time.perf_counter()
+        entry = {"parameters": params, "status": "running"}
+        record["notebooks"][name] = entry
+        record_path.write_text(json.dumps(record, indent=2) + "\n")
+        try:
+            pm.execute_notebook(str(notebook_path(name)), str(out), parameters=params, kernel_name=kernel,
+                                cwd=str(REPO_ROOT), log_output=True, progress_bar=False,
+                                execution_timeout=timeout_s)
+            entry["status"] = "ok"
+        except Exception:
+            entry["status"] = "failed"
+            raise
+        finally:
+            entry["wall_s"] = round(time.perf_counter() - t0, 1)
+            record_path.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"[{profile}] {name} done in {entry['wall_s']} s", flush=True)
+    record["finished"] = dt.datetime.now().isoformat()
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    return run_dir
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Run the workbook's notebooks headless with papermill.")
+    parser.add_argument("--profile", default=os.environ.get("PROFILE", "full"))
+    parser.add_argument("--run-id", default=None)
+    parser.add_argument("--notebooks", nargs="*", default=list(NOTEBOOKS), choices=NOTEBOOKS)
+    parser.add_argument("--check", action="store_true", help="only check profiles against the notebooks")
+    args = parser.parse_args(argv)
+    if args.check:
+        problems = profile_problems()
+        print("\n".join(problems) or "profiles match the notebooks' parameters cells")
+        return 1 if problems else 0
+    t0 = time.perf_counter()
+    run_dir = run(args.profile, args.run_id, tuple(args.notebooks))
+    print(f"\nDone in {time.perf_counter() - t0:.0f} s. Results: {run_dir}")
+    print("  executed notebooks: " + ", ".join(sorted(p.name for p in run_dir.glob('*.ipynb'))))
+    summary = run_dir / "summary.md"
+    if summary.exists():
+        print(summary.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+import re
+from collections import Counter
+
+import pytest
+
+from helpers import datagen, task
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return {name: task.load_split(name) for name in task.SPLITS}
+
+
+def test_generator_reproduces_the_shipped_files_byte_for_byte(tmp_path):
+    datagen.write(tmp_path)
+    for name in task.SPLITS:
+        assert (tmp_path / f"{name}.jsonl").read_bytes() == (task.DATA_DIR / f"{name}.jsonl").read_bytes(), name
+
+
+def test_a_different_seed_gives_different_data(tmp_path):
+    datagen.write(tmp_path, seed=1)
+    assert (tmp_path / "eval.jsonl").read_bytes() != (task.DATA_DIR / "eval.jsonl").read_bytes()
+
+
+def test_split_sizes_and_distinct_reports(splits):
+    assert len(splits["sft"]) >= 400 and len(splits["prefs"]) >= 550 and len(splits["eval"]) >= 60
+    reports = [e["report"] for rows in splits.values() for e in rows]
+    assert len(reports) >= 1200
+    assert len(set(reports)) == len(reports), "report text shared within or across splits"
+    ids = [e["id"] for rows in splits.values() for e in rows]
+    assert len(set(ids)) == len(ids)
+
+
+def test_no_class_dominates_a_split(splits):
+    for name, rows in splits.items():
+        counts = Counter(e["severity"] for e in rows)
+        assert set(counts) == set(task.SEVERITIES), name
+        assert max(counts.values()) / len(rows) <= 0.35, (name, counts)
+
+
+def test_hard_cases_are_in_every_split(splits):
+    hard = {"data_loss_mild_words", "small_share_alarming_words", "internal_outage", "non_production",
+            "recovered_job", "major_degradation_mild_words"}
+    for name, rows in splits.items():
+        assert hard <= {e["scenario"] for e in rows}, name
+        assert sum(e["hard_case"] for e in rows) / len(rows) > 0.2
+
+
+def test_variety(splits):
+    rows = [e for r in splits.values() for e in r]
+    assert len({e["component"] for e in rows}) >= 30
+    assert len({e["scenario"] for e in rows}) >= 15
+    starts = Counter(e["report"].split()[0] for e in rows)  # registers: alerts, tickets, chat, prose
+    assert {"[ALERT]", "Ticket", "hey,", "CRITICAL:"} <= set(starts)
+
+
+def test_gold_summaries_are_faithful(splits):
+    """Every number and every hyphenated name in a gold summary appears in its report."""
+    token = re.compile(r"\d+(?:\.\d+)?|[a-z0-9]+(?:-[a-z0-9]+)+")
+    for e in (e for r in splits.values() for e in r):
+        report = e["report"].lower()
+        for t in token.findall(e["summary"].lower()):
+            assert t in report, (e["id"], t)
+
+
+def test_readme_documents_fields_and_rubric():
+    text = (task.DATA_DIR / "README.md").read_text()
+    for needle in ["severity", "component", "summary", "hard_case", "python -m helpers.datagen", *task.SEVERITIES]:
+        assert needle in text

@@ -1,0 +1,74 @@
+import json
+
+import papermill as pm
+import pytest
+
+from helpers import workbook
+from helpers.workbook import NOTEBOOKS, notebook_parameters, notebook_path
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebook_is_clean(name):
+    nb = json.loads(notebook_path(name).read_text())
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+             and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"{name}: cells {dirty} carry outputs; clear them before committing"
+    assert "widgets" not in nb["metadata"], f"{name}: widget state in metadata"
+    tagged = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1, f"{name}: needs exactly one cell tagged 'parameters'"
+    assert nb["metadata"]["kernelspec"]["name"] == workbook.KERNEL
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_papermill_reads_the_same_parameters_we_do(name):
+    """papermill silently ignores a parameters-cell line it cannot parse (e.g. '=' in a comment)."""
+    ours = notebook_parameters(notebook_path(name))
+    assert list(pm.inspect_notebook(str(notebook_path(name)))) == list(ours)
+    assert {"run_dir", "profile", "seed"} <= set(ours)
+
+
+def test_profiles_name_only_real_parameters():
+    assert workbook.profile_problems() == []
+    profiles = workbook.load_profiles()
+    assert {"full", "quick", "smoke"} <= set(profiles)
+    for name, per_notebook in profiles.items():
+        assert set(per_notebook) == set(NOTEBOOKS), name
+
+
+def test_a_typo_in_a_profile_is_caught():
+    bad = {"smoke": {"03_three_way_eval": {"n_evals": 4}, "04_extra": {}}}
+    problems = workbook.profile_problems(bad)
+    assert any("'n_evals' is not defined" in p for p in problems)
+    assert any("unknown notebook '04_extra'" in p for p in problems)
+    assert workbook.profile_problems({"smoke": {"01_dpo_math": {"run_dir": "x"}}})
+
+
+def test_full_profile_builds_the_week(tmp_path):
+    """The full profile is the real week: >= 500 preference prompts, the course's 30 eval prompts."""
+    params = workbook.parameters_for("full", "02_preferences_and_dpo", tmp_path)
+    defaults = notebook_parameters(notebook_path("02_preferences_and_dpo"))
+    assert {**defaults, **params}["n_pref_prompts"] >= 500
+    assert {**notebook_parameters(notebook_path("03_three_way_eval")),
+            **workbook.parameters_for("full", "03_three_way_eval", tmp_path)}["n_eval"] == 30
+
+
+@pytest.mark.slow
+def test_smoke_run_executes_all_notebooks_and_records_metrics(tmp_path):
+    run_dir = workbook.run("smoke", run_id="ci", runs_dir=tmp_path)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert [record["notebooks"][n]["status"] for n in NOTEBOOKS] == ["ok"] * 3
+    for name in NOTEBOOKS:
+        executed = json.loads((run_dir / f"{name}.ipynb").read_text())
+        assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
+    m1 = workbook.load_metrics(run_dir, "01_dpo_math")
+    assert m1["model_load_s"] < 30
+    m2 = workbook.load_metrics(run_dir, "02_preferences_and_dpo")
+    assert m2["n_pref_prompts"] == 8 and m2["split_prefs"] >= 550
+    m3 = workbook.load_metrics(run_dir, "03_three_way_eval")
+    assert m3["n_eval"] == 4
+    assert all(0 <= m3["base"][k] <= 1 for k in ("format_ok", "severity_match", "component_match"))
+
+
+def test_missing_metrics_point_to_the_notebook(tmp_path):
+    with pytest.raises(FileNotFoundError, match="03_three_way_eval.ipynb"):
+        workbook.load_metrics(tmp_path, "03_three_way_eval")
