@@ -1,0 +1,131 @@
+"""A small HTTP server on 127.0.0.1 that speaks enough of the Anthropic Messages API for the judge tests.
+
+The real `anthropic` SDK client is pointed at it with `base_url`, so the whole client code path runs (request
+building, retries on 429/529/500, error classes, response parsing). Behaviour is chosen by markers in the
+request text:
+  GOOD            the answer containing it wins (otherwise "tie")
+  RATE_ONCE       the first request with this text gets 429, the retry succeeds
+  OVERLOADED      always 529 overloaded_error
+  BROKEN          always 500
+  MALFORMED       200 with content that is not JSON
+  EMPTY           200 with no content blocks
+  FIRST_WINS      the winner is whichever answer is shown first (a position-biased judge)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeAnthropic:
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.seen: dict[str, int] = {}
+        self.batches: dict[str, dict] = {}
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status, body, headers=None, raw=False):
+                data = body.encode() if raw else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/jsonl" if raw else "application/json")
+                self.send_header("retry-after-ms", "1")
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                with server.lock:
+                    server.requests.append({"path": self.path, "body": body, "headers": {k.lower(): v for k, v in self.headers.items()}})
+                if self.path.startswith("/v1/messages/count_tokens"):
+                    return self._send(200, {"input_tokens": len(json.dumps(body)) // 4})
+                if self.path.startswith("/v1/messages/batches"):
+                    bid = f"msgbatch_{len(server.batches)}"
+                    server.batches[bid] = {"requests": body["requests"]}
+                    return self._send(200, _batch(bid, "ended", server.url))
+                if self.path.startswith("/v1/messages"):
+                    status, reply = server.answer(body)
+                    return self._send(status, reply)
+                self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": self.path}})
+
+            def do_GET(self):
+                m = re.match(r"/v1/messages/batches/([^/?]+)(/results)?", self.path)
+                if not m or m.group(1) not in server.batches:
+                    return self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": "?"}})
+                bid = m.group(1)
+                if not m.group(2):
+                    return self._send(200, _batch(bid, "ended", server.url))
+                lines = []
+                for req in server.batches[bid]["requests"]:
+                    status, reply = server.answer(req["params"], count=False)
+                    result = ({"type": "succeeded", "message": reply} if status == 200 else
+                              {"type": "errored", "error": {"type": "error", "error": reply["error"]}})
+                    lines.append(json.dumps({"custom_id": req["custom_id"], "result": result}))
+                self._send(200, "\n".join(lines) + "\n", raw=True)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def answer(self, body: dict, count: bool = True) -> tuple[int, dict]:
+        text = body["messages"][0]["content"]
+        if "OVERLOADED" in text:
+            return 529, _error("overloaded_error", "Overloaded")
+        if "BROKEN" in text:
+            return 500, _error("api_error", "Internal server error")
+        if "RATE_ONCE" in text and count:
+            with self.lock:
+                self.seen[text] = self.seen.get(text, 0) + 1
+                first = self.seen[text] == 1
+            if first:
+                return 429, _error("rate_limit_error", "Rate limited")
+        if "MALFORMED" in text:
+            return 200, _message("I think answer A is somewhat better, overall.")
+        if "EMPTY" in text:
+            return 200, _message(None)
+        if "Rate the answer's faithfulness" in text:
+            answer = text.split("Answer:\n", 1)[1]
+            return 200, _message(json.dumps({"rationale": "checked", "score": 5 if "GOOD" in answer else 2}))
+        a = text.split("Answer A:\n", 1)[1].split("\n\nAnswer B:\n", 1)[0]
+        b = text.split("\n\nAnswer B:\n", 1)[1]
+        if "FIRST_WINS" in text:
+            winner = "A"
+        else:
+            winner = "A" if "GOOD" in a else "B" if "GOOD" in b else "tie"
+        return 200, _message(json.dumps({"rationale": f"{winner} follows the rubric", "winner": winner}))
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _error(kind: str, message: str) -> dict:
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def _message(text: str | None) -> dict:
+    content = [] if text is None else [{"type": "text", "text": text}]
+    return {"id": "msg_fake", "type": "message", "role": "assistant", "model": "claude-opus-4-7", "content": content,
+            "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 100, "output_tokens": 20}}
+
+
+def _batch(bid: str, status: str, url: str) -> dict:
+    return {"id": bid, "type": "message_batch", "processing_status": status,
+            "request_counts": {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0},
+            "created_at": "2026-11-27T00:00:00Z", "expires_at": "2026-11-28T00:00:00Z", "ended_at": None,
+            "archived_at": None, "cancel_initiated_at": None,
+            "results_url": f"{url}/v1/messages/batches/{bid}/results" if status == "ended" else None}
