@@ -200,7 +200,7 @@ class ClaudeJudge:
 
     def __init__(self, model: str = "claude-opus-4-7", cache_dir: str | Path | None = None, concurrency: int = 4,
                  max_retries: int = 4, timeout: float = 120.0, max_tokens: int = 400, use_reference: bool = True,
-                 base_url: str | None = None, client=None):
+                 use_batch_api: bool = False, base_url: str | None = None, client=None):
         import anthropic
 
         self.model = model
@@ -208,6 +208,7 @@ class ClaudeJudge:
         self.concurrency = max(1, int(concurrency))
         self.max_tokens = max_tokens
         self.use_reference = use_reference
+        self.use_batch_api = use_batch_api
         self.cache_dir = Path(cache_dir or REPO_ROOT / "artifacts" / "judge_cache")
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         # The SDK reads ANTHROPIC_API_KEY from the environment itself; the key never passes through this code.
@@ -299,6 +300,8 @@ class ClaudeJudge:
                              disable=not progress))
 
     def compare_many(self, items: list[tuple[dict, str, str]], progress: bool = True) -> list[Verdict]:
+        if self.use_batch_api:
+            return self.compare_batch(items)
         return self._many(self.compare, items, f"judging ({self.model}, x{self.concurrency})", progress)
 
     def faithfulness_many(self, items: list[tuple[dict, str]], progress: bool = True) -> list[Faithfulness]:
@@ -383,8 +386,10 @@ def _winner(reply: dict) -> str:
 # ----------------------------------------------------------------------------- choosing
 
 
-def make_judge(kind: str = "auto", model: str = "claude-opus-4-7", verbose: bool = True, **kwargs):
-    """"rubric", "claude", or "auto" (Claude when ANTHROPIC_API_KEY is set, else the rubric judge)."""
+def make_judge(kind: str = "auto", model: str = "claude-opus-4-7", concurrency: int = 4, use_batch_api: bool = False,
+               verbose: bool = True, **kwargs):
+    """"rubric", "claude", or "auto" (Claude when ANTHROPIC_API_KEY is set, else the rubric judge).
+    `concurrency`, `use_batch_api` and `kwargs` configure the Claude judge and are ignored by the rubric judge."""
     if kind == "auto":
         kind = "claude" if os.environ.get("ANTHROPIC_API_KEY") else "rubric"
         if verbose:
@@ -395,5 +400,5 @@ def make_judge(kind: str = "auto", model: str = "claude-opus-4-7", verbose: bool
     if kind == "claude":
         if not os.environ.get("ANTHROPIC_API_KEY") and "client" not in kwargs:
             raise RuntimeError("the Claude judge needs ANTHROPIC_API_KEY in the environment (never in a notebook)")
-        return ClaudeJudge(model=model, **kwargs)
+        return ClaudeJudge(model=model, concurrency=concurrency, use_batch_api=use_batch_api, **kwargs)
     raise ValueError(f"unknown judge {kind!r}; choose 'auto', 'rubric' or 'claude'")

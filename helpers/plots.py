@@ -58,3 +58,54 @@ def beta_sweep(table):
     ax.set_title("low beta: large drift from the reference; high beta: the policy barely moves")
     fig.tight_layout()
     return fig
+
+
+def preference_quality(records):
+    """Chosen vs rejected: format-valid and severity-correct rates, and answer lengths."""
+    from helpers.task import parse_response
+
+    kept = [r for r in records if r.get("status") == "kept"]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4))
+    if not kept:
+        a.set_title("no kept triples")
+        return fig
+    metrics = {
+        "format valid": lambda r, k: parse_response(r[k][0]["content"]).valid,
+        "severity correct": lambda r, k: parse_response(r[k][0]["content"]).severity == r["severity"],
+    }
+    xs = range(len(metrics))
+    for offset, key in ((-0.2, "chosen"), (0.2, "rejected")):
+        a.bar([x + offset for x in xs], [sum(f(r, key) for r in kept) / len(kept) for f in metrics.values()],
+              width=0.4, label=key)
+    a.set_xticks(list(xs), list(metrics))
+    a.set_ylim(0, 1)
+    a.set_title(f"what the judge preferred ({len(kept)} triples)")
+    a.legend()
+    b.hist([len(r["chosen"][0]["content"]) for r in kept], bins=20, alpha=0.6, label="chosen")
+    b.hist([len(r["rejected"][0]["content"]) for r in kept], bins=20, alpha=0.6, label="rejected")
+    b.set_xlabel("answer length (characters)")
+    b.set_title("length: does the judge reward verbosity?")
+    b.legend()
+    fig.tight_layout()
+    return fig
+
+
+def dpo_training(frame):
+    """Loss, reward gap (train and validation), reward accuracy and KL to the reference, against step."""
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.2))
+    panels = [
+        ("loss", [("loss", "train"), ("eval_loss", "validation")]),
+        ("reward gap (chosen - rejected)", [("rewards/margins", "train"), ("eval_rewards/margins", "validation")]),
+        ("reward accuracy", [("rewards/accuracies", "train"), ("eval_rewards/accuracies", "validation")]),
+        ("KL(pi_theta || pi_ref), nats", [("eval_kl", "held-out prompts")]),
+    ]
+    for ax, (title, series) in zip(axes, panels, strict=True):
+        for col, label in series:
+            if col in frame and frame[col].notna().any():
+                s = frame[col].dropna()
+                ax.plot(s.index, s.values, "o-" if col.startswith("eval") else "-", label=label, ms=4)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -328,3 +328,22 @@ def _convert_ultrafeedback(ex: dict) -> dict:
     return {"prompt": [{"role": "user", "content": prompt}], "chosen": completion("chosen"),
             "rejected": completion("rejected"), "id": str(ex.get("prompt_id", "")),
             "score_chosen": ex.get("score_chosen"), "score_rejected": ex.get("score_rejected")}
+
+
+def preferences_log_path(sft_adapter, judge_name: str, settings: dict) -> Path:
+    """Where a preference build keeps its resumable log: artifacts/preferences/<hash of what determines it>."""
+    from helpers.task import REPO_ROOT
+
+    key = json.dumps({"sft": str(sft_adapter), "judge": judge_name, **settings}, sort_keys=True)
+    return REPO_ROOT / "artifacts" / "preferences" / hashlib.sha256(key.encode()).hexdigest()[:12] / "pairs.jsonl"
+
+
+def write_triples(records: list[dict], path: str | Path) -> Path:
+    """The kept triples with their metadata (no raw a/b copies), one JSON object per line."""
+    path = Path(path)
+    drop = {"response_a", "response_b"}
+    with path.open("w", encoding="utf-8") as f:
+        for r in records:
+            if r.get("status") == "kept":
+                f.write(json.dumps({k: v for k, v in r.items() if k not in drop}, ensure_ascii=False) + "\n")
+    return path

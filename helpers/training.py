@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -96,3 +97,314 @@ def bootstrap_sft(examples: list[dict], model_name: str = DEFAULT_MODEL, cache_r
     train_sft(examples, out, model_name=model_name, **train_kwargs)
     print(f"trained the SFT adapter in {time.perf_counter() - t0:.0f} s: {adapter}")
     return adapter
+
+
+# ----------------------------------------------------------------------------- DPO
+
+@dataclass
+class DPORunConfig:
+    """Everything a DPO run needs besides the data; a notebook, a YAML file and `accelerate launch` all fill it.
+
+    The course's values are the starting point: 1 epoch, per-device batch 2, gradient accumulation 8, beta 0.1.
+    Its learning rate of 5e-6 is for full fine-tuning; a LoRA adapter has far fewer, zero-centred parameters
+    and needs a larger one (1e-4 here: one epoch of ~500 triples is only ~34 optimizer steps), still 4x below
+    the SFT adapter's 4e-4.
+    """
+
+    model_name: str = DEFAULT_MODEL
+    sft_adapter: str = ""  # the week-2 SFT adapter: both the starting policy and the frozen reference
+    beta: float = 0.1
+    learning_rate: float = 1e-4
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 2
+    grad_accum: int = 8
+    max_length: int = 512
+    eval_steps: int = 10
+    save_steps: int = 5
+    logging_steps: int = 1
+    kl_prompts: int = 8  # held-out prompts sampled at each eval for KL(pi_theta || pi_ref)
+    kl_max_new_tokens: int = 64
+    kl_warn_nats: float = 5.0  # a visible warning when the KL estimate exceeds this
+    report_to: str = "none"  # "none", "wandb", "trackio", "tensorboard" (when installed)
+    seed: int = 0
+    checkpoint_dir: str = ""  # where checkpoints go (resume); default artifacts/dpo/<hash of config + data>
+    extra: dict = field(default_factory=dict)  # any other DPOConfig field, passed through
+
+
+def load_sft_policy(model_name: str, sft_adapter: str):
+    """The SFT policy as a trainable PEFT model. Continuing to train this adapter makes TRL keep a frozen copy
+    of it as the "ref" adapter: the reference is the SFT model, not the base model."""
+    from helpers.models import ModelNotFoundError
+
+    if not sft_adapter:
+        raise ValueError("sft_adapter is empty: DPO starts from the SFT model (train or point to one first)")
+    if not (Path(sft_adapter) / "adapter_config.json").exists():
+        raise ModelNotFoundError(f"no SFT adapter at {sft_adapter} (expected adapter_config.json there); run the SFT "
+                                 "cells of notebooks/02_preferences_and_dpo.ipynb or fix `sft_adapter`")
+    model, tokenizer = load_model(model_name, adapter=sft_adapter, trainable_adapter=True)
+    model.train()
+    return model, tokenizer
+
+
+def dpo_args(config: DPORunConfig, output_dir: str | Path, has_eval: bool):
+    from trl import DPOConfig
+
+    return DPOConfig(
+        output_dir=str(output_dir), beta=config.beta, loss_type=["sigmoid"], learning_rate=config.learning_rate,
+        num_train_epochs=config.epochs, max_steps=config.max_steps, per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=max(2, config.batch_size * 2), gradient_accumulation_steps=config.grad_accum,
+        max_length=config.max_length, lr_scheduler_type="cosine", warmup_steps=0.1,
+        logging_steps=config.logging_steps, save_steps=config.save_steps, save_total_limit=2,
+        eval_strategy="steps" if has_eval else "no", eval_steps=config.eval_steps if has_eval else None,
+        gradient_checkpointing=False, report_to=config.report_to, seed=config.seed, dataset_num_proc=None,
+        use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, **precision_kwargs(), **config.extra,
+    )
+
+
+def make_dpo_trainer(config: DPORunConfig, train_dataset, eval_dataset=None, output_dir: str | Path = "dpo-out",
+                     callbacks=None):
+    """TRL's DPOTrainer on the SFT policy, the reference being the frozen SFT adapter ("ref")."""
+    from trl import DPOTrainer
+
+    from helpers.preferences import validate_preferences
+
+    validate_preferences(list(train_dataset))  # bad rows stop here, listed, before any training
+    if eval_dataset is not None:
+        validate_preferences(list(eval_dataset))
+    model, tokenizer = load_sft_policy(config.model_name, config.sft_adapter)
+    has_eval = eval_dataset is not None and len(eval_dataset) > 0
+    trainer = DPOTrainer(model=model, ref_model=None, args=dpo_args(config, output_dir, has_eval),
+                         train_dataset=train_dataset, eval_dataset=eval_dataset if has_eval else None,
+                         processing_class=tokenizer, callbacks=callbacks)
+    if "ref" not in trainer.model.peft_config:
+        raise RuntimeError("TRL did not create the frozen 'ref' adapter; the reference would be the base model")
+    return trainer
+
+
+def ref_adapter(model):
+    """Context manager: run `model` as the reference policy (the frozen copy of the SFT adapter)."""
+    from trl.trainer.utils import use_adapter
+
+    return use_adapter(model, "ref")
+
+
+@torch.no_grad()
+def policy_ref_kl(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, seed: int = 0,
+                  ref_context=ref_adapter) -> float:
+    """Monte-Carlo KL(pi_theta || pi_ref) per completion: sample from the policy at temperature 1, then average
+    sum_t [log pi_theta(y_t|...) - log pi_ref(y_t|...)] over the sampled completions' tokens."""
+    was_training = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(dev)
+    torch.manual_seed(seed)
+    out = model.generate(**enc, do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
+                         pad_token_id=tokenizer.pad_token_id)
+    n_prompt = enc.input_ids.shape[1]
+    completion = out[:, n_prompt:]
+    is_eos = completion == tokenizer.eos_token_id
+    after_eos = (is_eos.cumsum(1) - is_eos.long()) > 0  # tokens after the first EOS are padding
+    mask = (~after_eos).long()
+    attention = torch.cat([enc.attention_mask, mask], 1)
+    positions = (attention.cumsum(-1) - 1).clamp(min=0)
+
+    def logps():
+        logits = model(input_ids=out, attention_mask=attention, position_ids=positions).logits[:, n_prompt - 1:-1]
+        return torch.log_softmax(logits.float(), -1).gather(-1, completion.unsqueeze(-1)).squeeze(-1)
+
+    policy = logps()
+    with ref_context(model):
+        ref = logps()
+    if was_training:
+        model.train()
+    return float((((policy - ref) * mask).sum(1)).mean())
+
+
+def kl_callback_class():
+    from transformers import TrainerCallback
+
+    class KLCallback(TrainerCallback):
+        """At each evaluation: KL(pi_theta || pi_ref) on held-out prompts, logged as eval_kl, warned when high."""
+
+        def __init__(self, tokenizer, prompts: list[str], max_new_tokens: int, warn_nats: float, seed: int = 0):
+            self.tokenizer, self.prompts = tokenizer, prompts
+            self.max_new_tokens, self.warn_nats, self.seed = max_new_tokens, warn_nats, seed
+            self.history: list[dict] = []
+            self.trainer = None
+
+        def measure(self, model, step: int) -> float:
+            kl = policy_ref_kl(model, self.tokenizer, self.prompts, self.max_new_tokens, seed=self.seed + step)
+            self.history.append({"step": step, "eval_kl": kl})
+            if kl > self.warn_nats:
+                import warnings
+
+                warnings.warn(f"KL(pi_theta || pi_ref) = {kl:.2f} nats at step {step} exceeds {self.warn_nats}: the "
+                              "policy is drifting from the SFT reference (beta too low or learning rate too high?)",
+                              stacklevel=2)
+            return kl
+
+        def on_evaluate(self, args, state, control, model=None, **kwargs):
+            kl = self.measure(model, state.global_step)
+            state.log_history.append({"eval_kl": kl, "step": state.global_step})
+
+    return KLCallback
+
+
+def preference_hash(rows) -> str:
+    return hashlib.sha256(json.dumps(list(rows), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def trained_tokens(tokenizer, rows) -> int:
+    """Non-padding tokens of prompt+chosen and prompt+rejected over one pass of `rows` (what a step trains on)."""
+    total = 0
+    for r in rows:
+        for key in ("chosen", "rejected"):
+            total += len(tokenizer.apply_chat_template(r["prompt"] + r[key], tokenize=True,
+                                                       return_dict=True)["input_ids"])
+    return total
+
+
+def train_dpo(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts: list[str] | None = None,
+              out_dir: str | Path | None = None) -> dict:
+    """Train, resume if interrupted, save the adapter; returns a summary dict (paths, timings, final metrics).
+
+    Checkpoints go to config.checkpoint_dir (default artifacts/dpo/<hash of config + data>), so re-running the
+    same training after an interruption resumes from the last checkpoint instead of starting over.
+    """
+    data_hash = preference_hash(train_dataset)
+    key = config_hash({**asdict(config), "data": data_hash, "checkpoint_dir": ""})
+    ckpt_dir = Path(config.checkpoint_dir or ARTIFACTS / "dpo" / key)
+    out_dir = Path(out_dir or ckpt_dir)
+    callbacks = []
+    kl_cb = None
+    if kl_prompts:
+        from helpers.models import load_tokenizer
+
+        kl_cb = kl_callback_class()(load_tokenizer(config.model_name), kl_prompts, config.kl_max_new_tokens,
+                                    config.kl_warn_nats, config.seed)
+        callbacks.append(kl_cb)
+    trainer = make_dpo_trainer(config, train_dataset, eval_dataset, ckpt_dir, callbacks)
+    resume = last_checkpoint(ckpt_dir)
+    if resume:
+        print(f"resuming DPO training from {resume}")
+    if kl_cb is not None and not resume:
+        kl_cb.measure(trainer.model, 0)  # step 0: the policy is the reference, so this is ~0
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    wall = time.perf_counter() - t0
+    final_eval = trainer.evaluate() if eval_dataset is not None and len(eval_dataset) else {}
+    adapter_dir = out_dir / "dpo_adapter"
+    trainer.model.save_pretrained(adapter_dir, selected_adapters=["default"])
+    trainer.processing_class.save_pretrained(adapter_dir)
+    tokens = trained_tokens(trainer.processing_class, train_dataset) * config.epochs
+    summary = {
+        "adapter": str(adapter_dir), "checkpoint_dir": str(ckpt_dir), "resumed_from": resume,
+        "train_seconds": wall, "global_steps": trainer.state.global_step,
+        "train_runtime": result.metrics.get("train_runtime"), "trained_tokens": tokens,
+        "tokens_per_second": tokens / result.metrics["train_runtime"] if result.metrics.get("train_runtime") else None,
+        "preference_hash": data_hash, "n_train": len(train_dataset),
+        "n_eval": len(eval_dataset) if eval_dataset is not None else 0,
+        "final_eval": final_eval,
+        "log_history": trainer.state.log_history + [h for h in (kl_cb.history if kl_cb else []) if h["step"] == 0],
+        "config": asdict(config),
+    }
+    (out_dir / "train_summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return summary
+
+
+def log_frame(log_history: list[dict]):
+    """Trainer log history as a DataFrame indexed by step: training rows and eval rows side by side."""
+    import pandas as pd
+
+    frame = pd.DataFrame(log_history)
+    if frame.empty:
+        return frame
+    return frame.groupby("step").first().sort_index()
+
+
+def library_versions() -> dict:
+    import importlib.metadata as md
+
+    names = ["torch", "transformers", "trl", "peft", "datasets", "accelerate", "anthropic"]
+    return {n: md.version(n) for n in names}
+
+
+def write_run_card(run_dir: str | Path, version: str, summary: dict, preference_counts: dict,
+                   extra_metrics: dict | None = None) -> tuple[Path, Path]:
+    """The DPO run card, as JSON and Markdown in the run folder: version tag, config, preference-data hash and
+    counts, library versions, final metrics."""
+    run_dir = Path(run_dir)
+    frame = log_frame(summary["log_history"])
+    last_train = {k: float(frame[k].dropna().iloc[-1]) for k in ("loss", "rewards/margins", "rewards/accuracies")
+                  if k in frame and frame[k].notna().any()}
+    evals = {k: float(v) for k, v in summary.get("final_eval", {}).items() if isinstance(v, (int, float))}
+    kl = frame["eval_kl"].dropna() if "eval_kl" in frame else None
+    card = {
+        "version": version, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "base_model": summary["config"]["model_name"], "sft_adapter": summary["config"]["sft_adapter"],
+        "adapter": summary["adapter"], "reference": "frozen copy of the SFT adapter (TRL 'ref' adapter)",
+        "config": summary["config"], "preference_data": {"sha256_16": summary["preference_hash"],
+                                                         **preference_counts},
+        "training": {"steps": summary["global_steps"], "seconds": summary["train_runtime"],
+                     "trained_tokens": summary["trained_tokens"], "tokens_per_second": summary["tokens_per_second"],
+                     "resumed_from": summary["resumed_from"]},
+        "final_metrics": {"train": last_train, "eval": evals,
+                          "kl_last": float(kl.iloc[-1]) if kl is not None and len(kl) else None,
+                          "kl_max": float(kl.max()) if kl is not None and len(kl) else None, **(extra_metrics or {})},
+        "libraries": library_versions(),
+    }
+    json_path = run_dir / "run_card.json"
+    json_path.write_text(json.dumps(card, indent=2, default=str) + "\n")
+    lines = [f"# DPO run card {version}", "", f"- base model: `{card['base_model']}`",
+             f"- SFT adapter (start and reference): `{card['sft_adapter']}`", f"- DPO adapter: `{card['adapter']}`",
+             f"- preference data: {preference_counts} (sha256/16 `{summary['preference_hash']}`)",
+             f"- training: {card['training']['steps']} steps in {card['training']['seconds']:.0f} s, "
+             f"{card['training']['tokens_per_second']:.0f} trained tokens/s",
+             "", "## Config", "", "| key | value |", "| --- | --- |"]
+    lines += [f"| {k} | {v} |" for k, v in summary["config"].items() if k != "extra"]
+    lines += ["", "## Final metrics", "", "| metric | value |", "| --- | --- |"]
+    flat = {**{f"train {k}": v for k, v in last_train.items()}, **{k: v for k, v in evals.items()},
+            "KL last (nats)": card["final_metrics"]["kl_last"], "KL max (nats)": card["final_metrics"]["kl_max"],
+            **(extra_metrics or {})}
+    lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in flat.items()]
+    lines += ["", "## Libraries", "", ", ".join(f"{k} {v}" for k, v in card["libraries"].items()), ""]
+    md_path = run_dir / "run_card.md"
+    md_path.write_text("\n".join(lines))
+    return json_path, md_path
+
+
+def training_health(frame, kl_warn_nats: float = 5.0) -> list[str]:
+    """Plain-language flags for the two traps: a training gap that grows while the validation gap does not, and
+    a KL that explodes. [] when the curves look healthy."""
+    flags = []
+    train = frame["rewards/margins"].dropna() if "rewards/margins" in frame else []
+    val = frame["eval_rewards/margins"].dropna() if "eval_rewards/margins" in frame else []
+    if len(train) >= 2 and len(val) >= 2:
+        train_growth = train.iloc[-max(1, len(train) // 4):].mean() - train.iloc[: max(1, len(train) // 4)].mean()
+        val_growth = val.iloc[-1] - val.iloc[0]
+        if train_growth > 0 and val_growth <= 0.1 * train_growth:
+            flags.append(f"the training reward gap grew by {train_growth:.3f} but the validation gap by only "
+                         f"{val_growth:.3f}: the policy is fitting these pairs, not learning the preference")
+    if "eval_kl" in frame:
+        kl = frame["eval_kl"].dropna()
+        if len(kl) and kl.max() > kl_warn_nats:
+            flags.append(f"KL(pi_theta || pi_ref) reached {kl.max():.2f} nats (> {kl_warn_nats}): the policy is "
+                         "drifting from the SFT reference; raise beta or lower the learning rate")
+        if len(kl) >= 3 and kl.iloc[-1] > 3 * max(kl.iloc[1:-1].max(), 0.05):
+            flags.append(f"KL jumped to {kl.iloc[-1]:.2f} nats at the last evaluation: a spike, often instability")
+    return flags
+
+
+def resolve_sft_adapter(sft_adapter: str, examples: list[dict], model_name: str = DEFAULT_MODEL,
+                        **train_kwargs) -> Path:
+    """The learner's own week-2 adapter when `sft_adapter` is set (checked), else the bootstrapped one."""
+    from helpers.models import ModelNotFoundError
+
+    if sft_adapter:
+        path = Path(sft_adapter).expanduser()
+        if not (path / "adapter_config.json").exists():
+            raise ModelNotFoundError(f"sft_adapter={sft_adapter!r}: no adapter_config.json there. Point it at your "
+                                     "week-2 LoRA adapter folder, or leave it empty to bootstrap one here")
+        return path
+    return bootstrap_sft(examples, model_name=model_name, **train_kwargs)

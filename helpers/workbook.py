@@ -139,9 +139,11 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
     run_id = run_id or f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{profile}"
     run_dir = Path(runs_dir) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
+    record_path = run_dir / "run.json"
     record = {"run_id": run_id, "profile": profile, "kernel": kernel, "started": dt.datetime.now().isoformat(),
               "notebooks": {}}
-    record_path = run_dir / "run.json"
+    if record_path.exists():  # running more notebooks into an existing run folder keeps the earlier records
+        record["notebooks"] = json.loads(record_path.read_text()).get("notebooks", {})
     for name in notebooks:
         params = parameters_for(profile, name, run_dir, profiles)
         out = run_dir / f"{name}.ipynb"

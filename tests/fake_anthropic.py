@@ -46,7 +46,8 @@ class FakeAnthropic:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 with server.lock:
-                    server.requests.append({"path": self.path, "body": body, "headers": {k.lower(): v for k, v in self.headers.items()}})
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    server.requests.append({"path": self.path, "body": body, "headers": headers})
                 if self.path.startswith("/v1/messages/count_tokens"):
                     return self._send(200, {"input_tokens": len(json.dumps(body)) // 4})
                 if self.path.startswith("/v1/messages/batches"):
