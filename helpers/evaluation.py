@@ -1,7 +1,14 @@
-"""Answering held-out incident reports with a model and scoring the answers with the task's heuristics."""
+"""Evaluation: answering held-out incident reports, scoring the answers (heuristics + judge), and Session C's
+3-way comparison of base, SFT and SFT+DPO with bootstrap intervals, paired tests and failure-mode flags."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import numpy as np
+
+from helpers import stats
 from helpers.generation import answer_reports
 from helpers.task import score_responses
 
@@ -41,3 +48,276 @@ def side_by_side(examples: list[dict], models: dict, max_new_tokens: int = 96, b
         del model
         gc.collect()
     return table
+
+
+# ----------------------------------------------------------------------------- Session C: the 3-way evaluation
+
+
+
+MODELS = ("Base", "SFT", "SFT+DPO")
+
+
+def cached_answers(label: str, model_name: str, adapter, examples: list[dict], cache_dir: str | Path,
+                   max_new_tokens: int = 96, batch_size: int = 16) -> list[str]:
+    """Greedy answers of one model, cached in cache_dir/<label>.jsonl keyed by example id and settings, so
+    re-running the scoring costs no generation; only missing answers are generated (and appended)."""
+    from helpers.models import load_model
+
+    path = Path(cache_dir) / f"{label.replace('+', '_plus_')}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    settings = {"model": model_name, "adapter": str(adapter) if adapter else None, "max_new_tokens": max_new_tokens}
+    cached = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line: regenerated
+            if row.get("settings") == settings:
+                cached[row["id"]] = row["response"]
+    todo = [e for e in examples if e["id"] not in cached]
+    if todo:
+        model, tokenizer = load_model(model_name, adapter=adapter)
+        fresh = answer_reports(model, tokenizer, [e["report"] for e in todo], max_new_tokens=max_new_tokens,
+                               batch_size=batch_size, desc=label)
+        with path.open("a", encoding="utf-8") as f:
+            for e, response in zip(todo, fresh, strict=True):
+                f.write(json.dumps({"id": e["id"], "settings": settings, "response": response}) + "\n")
+                cached[e["id"]] = response
+        del model
+    return [cached[e["id"]] for e in examples]
+
+
+def per_prompt_scores(examples: list[dict], answers: dict[str, list[str]], judge, progress: bool = True):
+    """One row per (prompt, model): heuristic metrics, judge faithfulness (NaN when the judge failed), length."""
+    import pandas as pd
+
+    frames = []
+    for label, texts in answers.items():
+        table = score_responses(texts, examples)
+        faith = judge.faithfulness_many(list(zip(examples, texts, strict=True)), progress=progress)
+        table["faithfulness"] = [np.nan if f.failed else float(f.score) for f in faith]
+        table["faithfulness_error"] = [f.error for f in faith]
+        table["model"] = label
+        table["response"] = texts
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
+def pairwise(examples: list[dict], first: list[str], second: list[str], judge, progress: bool = True):
+    """`second` vs `first` judged head to head in both orders. Per prompt: 1 win, 0.5 tie, 0 loss for `second`,
+    averaged over the two orders; NaN when a judge call failed (missing data, never a verdict)."""
+    import pandas as pd
+
+    forward = judge.compare_many([(e, s, f) for e, f, s in zip(examples, first, second, strict=True)],
+                                 progress=progress)  # second shown as "a"
+    backward = judge.compare_many([(e, f, s) for e, f, s in zip(examples, first, second, strict=True)],
+                                  progress=progress)  # second shown as "b"
+    rows = []
+    for e, vf, vb in zip(examples, forward, backward, strict=True):
+        if vf.failed or vb.failed:
+            score = np.nan
+        else:
+            score = ({"a": 1.0, "tie": 0.5, "b": 0.0}[vf.winner] + {"b": 1.0, "tie": 0.5, "a": 0.0}[vb.winner]) / 2
+        rows.append({"id": e["id"], "score": score, "verdict_second_first": vf.winner,
+                     "verdict_second_last": vb.winner, "rationale": vf.rationale,
+                     "error": vf.error or vb.error})
+    return pd.DataFrame(rows)
+
+
+METRIC_ROWS = [("Format-conformance", "format_ok"), ("Severity match", "severity_match"),
+               ("Component match", "component_match"), ("Faithfulness (judge)", "faithfulness"),
+               ("Length (chars)", "length_chars")]
+
+
+def three_way_table(scores, pair, n_boot: int = 10_000, seed: int = 0):
+    """The course's table with uncertainty: per metric and model the mean and a 95% bootstrap interval, the
+    paired difference SFT+DPO - SFT with its interval and paired tests, and the pairwise preference row.
+    Returns a long numeric DataFrame (one row per metric)."""
+    import pandas as pd
+
+    rows = []
+    for name, col in METRIC_ROWS:
+        row = {"Metric": name}
+        wide = scores.pivot(index="id", columns="model", values=col)
+        for label in MODELS:
+            if label in wide:
+                m, lo, hi = stats.bootstrap_ci(wide[label], n_boot=n_boot, seed=seed)
+                row.update({label: m, f"{label} low": lo, f"{label} high": hi,
+                            f"{label} missing": int(wide[label].isna().sum())})
+        d = stats.paired_diffs(wide["SFT"], wide["SFT+DPO"])
+        m, lo, hi = stats.bootstrap_ci(d, n_boot=n_boot, seed=seed)
+        row.update({"Δ DPO over SFT": m, "Δ low": lo, "Δ high": hi, "p (sign)": stats.sign_test(d),
+                    "p (permutation)": stats.permutation_test(d, seed=seed), "n": len(d)})
+        rows.append(row)
+    w = stats.win_rate(pair["score"], n_boot=n_boot, seed=seed)
+    rows.append({"Metric": "Preferred (judge pairwise vs SFT)", "SFT+DPO": w["rate"], "SFT+DPO low": w["low"],
+                 "SFT+DPO high": w["high"], "SFT+DPO missing": w["missing"], "Δ DPO over SFT": w["rate"] - 0.5,
+                 "Δ low": w["low"] - 0.5, "Δ high": w["high"] - 0.5, "p (sign)": w["p_sign"],
+                 "p (permutation)": w["p_permutation"], "n": w["n"],
+                 "wins/ties/losses": f"{w['wins']}/{w['ties']}/{w['losses']}"})
+    return pd.DataFrame(rows).set_index("Metric")
+
+
+def _cell(m, lo, hi, pct: bool, digits: int = 2) -> str:
+    if m is None or (isinstance(m, float) and np.isnan(m)):
+        return "-"
+    if pct:
+        return f"{100 * m:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
+    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def display_table(table):
+    """The course's shape, `| Metric | Base | SFT | SFT+DPO | Δ DPO over SFT |`, with intervals and p-values as
+    text (a DataFrame)."""
+    import pandas as pd
+
+    out = []
+    for metric, r in table.iterrows():
+        pref = metric.startswith("Preferred")
+        length = metric.startswith("Length")
+        digits = 0 if length else 2
+        row = {"Metric": metric}
+        for label in MODELS:
+            row[label] = "-" if pref and label != "SFT+DPO" else _cell(r.get(label), r.get(f"{label} low"),
+                                                                        r.get(f"{label} high"), pref, digits)
+        if pref:
+            d = f"{100 * r['Δ DPO over SFT']:+.0f}pp [{100 * r['Δ low']:+.0f}, {100 * r['Δ high']:+.0f}]"
+        else:
+            d = f"{r['Δ DPO over SFT']:+.{digits}f} [{r['Δ low']:+.{digits}f}, {r['Δ high']:+.{digits}f}]"
+        row["Δ DPO over SFT"] = d
+        row["p (sign test)"] = f"{r['p (sign)']:.3f}"
+        row["n"] = int(r["n"])
+        out.append(row)
+    return pd.DataFrame(out).set_index("Metric")
+
+
+def to_markdown(frame) -> str:
+    cols = [frame.index.name or ""] + list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for idx, r in frame.iterrows():
+        lines.append("| " + " | ".join([str(idx)] + [str(v) for v in r.values]) + " |")
+    return "\n".join(lines)
+
+
+def failure_flags(table, dpo_metrics: dict | None, length_growth: float = 0.10) -> list[str]:
+    """The course's failure modes, checked on the measured numbers."""
+    flags = []
+    rate_rows = ["Format-conformance", "Severity match", "Component match", "Faithfulness (judge)"]
+    significant = {m: table.loc[m, "p (sign)"] < 0.05 for m in rate_rows if m in table.index}
+    deltas = {m: table.loc[m, "Δ DPO over SFT"] for m in rate_rows if m in table.index}
+    final = (dpo_metrics or {}).get("final", {})
+    train_gap = final.get("rewards/margins")
+    if train_gap is not None and train_gap > 0 and not any(significant.values()):
+        flags.append(f"reward gap grew (final training gap {train_gap:.3f}) but no eval metric moved significantly: "
+                     "reward-gap growth is necessary, not sufficient")
+    ups = [m for m, d in deltas.items() if d > 0.02]
+    downs = [m for m, d in deltas.items() if d < -0.02]
+    if ups and downs:
+        flags.append(f"DPO won on {', '.join(ups)} and lost on {', '.join(downs)}: look at several metrics")
+    if "Length (chars)" in table.index:
+        sft_len = table.loc["Length (chars)", "SFT"]
+        d_len = table.loc["Length (chars)", "Δ DPO over SFT"]
+        if sft_len and d_len / sft_len > length_growth:
+            flags.append(f"answers grew by {100 * d_len / sft_len:.0f}% in length: possible verbosity exploitation "
+                         "(does the judge prefer longer answers?)")
+    kl = (dpo_metrics or {}).get("kl") or {}
+    kl_values = [v for v in kl.values() if v is not None]
+    if kl_values:
+        kl_max = max(kl_values)
+        if kl_max < 0.05:
+            flags.append(f"KL to the reference stayed below {kl_max:.3f} nats: the policy barely moved "
+                         "(beta too high, or too few steps / too low a learning rate)")
+        if kl_max > (dpo_metrics or {}).get("kl_warn_nats", 5.0):
+            flags.append(f"KL reached {kl_max:.2f} nats: drift from the SFT model (beta too low?)")
+    pref = table.loc["Preferred (judge pairwise vs SFT)"] if "Preferred (judge pairwise vs SFT)" in table.index \
+        else None
+    if pref is not None and pref["SFT+DPO"] <= 0.5:
+        flags.append("DPO does not win pairwise against SFT: the preference data may be off")
+    return flags
+
+
+def reflection_scaffold(table, flags: list[str], n_triples: int | None, judge_name: str) -> str:
+    """A ~300-word reflection 'What DPO did to my model - and what it didn't', pre-filled with the numbers.
+    Edit the [brackets] into your own words."""
+    def line(metric):
+        r = table.loc[metric]
+        return (f"{metric}: SFT {r['SFT']:.2f} -> SFT+DPO {r['SFT+DPO']:.2f} "
+                f"(Δ {r['Δ DPO over SFT']:+.2f}, 95% CI [{r['Δ low']:+.2f}, {r['Δ high']:+.2f}], "
+                f"sign-test p = {r['p (sign)']:.3f})")
+
+    pref = table.loc["Preferred (judge pairwise vs SFT)"]
+    text = [
+        "# What DPO did to my model - and what it didn't", "",
+        f"I DPO-trained my SFT model on {n_triples} preference triples judged by {judge_name}, and evaluated base, "
+        f"SFT and SFT+DPO on {int(table['n'].iloc[0])} held-out incident reports.", "",
+        "What moved:", "",
+        *[f"- {line(m)}" for m in ("Format-conformance", "Severity match", "Component match", "Faithfulness (judge)")],
+        f"- Pairwise, the judge preferred SFT+DPO over SFT on {100 * pref['SFT+DPO']:.0f}% of prompts "
+        f"(95% CI [{100 * pref['SFT+DPO low']:.0f}%, {100 * pref['SFT+DPO high']:.0f}%], "
+        f"wins/ties/losses {pref.get('wins/ties/losses', '?')}, sign-test p = {pref['p (sign)']:.3f}).", "",
+        "What the checks flagged:", "",
+        *([f"- {f}" for f in flags] or ["- nothing: no failure mode tripped"]), "",
+        "[In your words: which of these differences would survive a larger eval set, and which are noise? "
+        "Did DPO change format and style more than facts? What did the judge reward, and is that what you want? "
+        "What would you change first: the data, the judge, beta, or the number of steps?]", "",
+    ]
+    return "\n".join(text)
+
+
+def word_count(text: str) -> int:
+    return len([w for w in text.split() if any(ch.isalnum() for ch in w)])
+
+
+def checklist(run_dir: str | Path, notes_dir: str | Path):
+    """End-of-week artifacts, each with its path and whether it exists (a DataFrame)."""
+    import pandas as pd
+
+    run_dir, notes_dir = Path(run_dir), Path(notes_dir)
+    prefs_path = run_dir / "preferences.jsonl"
+    n_triples = sum(1 for _ in prefs_path.open()) if prefs_path.exists() else 0
+    notes = sorted(p for p in notes_dir.glob("*.md") if p.name != "README.md") if notes_dir.exists() else []
+    items = [
+        ("DPO paper notes", notes_dir / "*.md", bool(notes), f"{len(notes)} file(s)"),
+        ("500+ preference triples", prefs_path, n_triples >= 500, f"{n_triples} triples"),
+        ("DPO-trained adapter", run_dir / "dpo_adapter", (run_dir / "dpo_adapter" / "adapter_config.json").exists(),
+         ""),
+        ("Run card", run_dir / "run_card.md", (run_dir / "run_card.md").exists(), ""),
+        ("3-way eval comparison", run_dir / "three_way_table.md", (run_dir / "three_way_table.md").exists(), ""),
+        ("Reflection note", run_dir / "reflection.md", (run_dir / "reflection.md").exists(), ""),
+    ]
+    return pd.DataFrame([{"artifact": a, "path": str(p), "done": ok, "detail": d} for a, p, ok, d in items])
+
+
+def resolve_adapters(run_dir: str | Path, sft_adapter: str = "", dpo_adapter: str = "") -> tuple[Path, Path]:
+    """The SFT and DPO adapters to compare: given explicitly, or the ones Session B recorded in the run folder.
+    A missing one gets an error naming what produces it."""
+    from helpers.workbook import load_metrics
+
+    if not (sft_adapter and dpo_adapter):
+        try:
+            recorded = load_metrics(run_dir, "02_preferences_and_dpo")
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"no Session B results in {run_dir}: run notebooks/02_preferences_and_dpo.ipynb first (or `make "
+                "workbook`), or set sft_adapter and dpo_adapter") from None
+        sft_adapter = sft_adapter or recorded["sft_adapter"]
+        dpo_adapter = dpo_adapter or recorded["dpo_adapter"]
+    for what, path in (("SFT", sft_adapter), ("DPO", dpo_adapter)):
+        if not (Path(path) / "adapter_config.json").exists():
+            raise FileNotFoundError(f"the {what} adapter {path} is missing: notebooks/02_preferences_and_dpo.ipynb "
+                                    "(or `make workbook`) produces it")
+    return Path(sft_adapter), Path(dpo_adapter)
+
+
+def wins_and_losses(examples: list[dict], answers: dict[str, list[str]], pair, n: int = 3):
+    """Prompts where SFT+DPO won and where it lost against SFT, the two answers side by side."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"id": [e["id"] for e in examples], "report": [e["report"] for e in examples],
+                          "gold": [e["severity"] for e in examples], "SFT": answers["SFT"],
+                          "SFT+DPO": answers["SFT+DPO"]})
+    frame = frame.merge(pair[["id", "score", "rationale"]], on="id")
+    won = frame[frame.score > 0.5].head(n).assign(outcome="DPO won")
+    lost = frame[frame.score < 0.5].head(n).assign(outcome="DPO lost")
+    return pd.concat([won, lost]).set_index("outcome")

@@ -109,3 +109,33 @@ def dpo_training(frame):
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def three_way_bars(table):
+    """Grouped bars per metric (Base, SFT, SFT+DPO) with 95% bootstrap intervals; faithfulness scaled to 0-1."""
+    rows = ["Format-conformance", "Severity match", "Component match", "Faithfulness (judge)"]
+    models = ["Base", "SFT", "SFT+DPO"]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [4, 1]})
+    width = 0.27
+    for k, label in enumerate(models):
+        scale = [5.0 if r.startswith("Faithfulness") else 1.0 for r in rows]
+        means = [table.loc[r, label] / s for r, s in zip(rows, scale, strict=True)]
+        lows = [table.loc[r, f"{label} low"] / s for r, s in zip(rows, scale, strict=True)]
+        highs = [table.loc[r, f"{label} high"] / s for r, s in zip(rows, scale, strict=True)]
+        xs = [i + (k - 1) * width for i in range(len(rows))]
+        ax.bar(xs, means, width=width, label=label,
+               yerr=[[m - lo for m, lo in zip(means, lows, strict=True)],
+                     [hi - m for m, hi in zip(means, highs, strict=True)]], capsize=3)
+    ax.set_xticks(range(len(rows)), ["format", "severity", "component", "faithfulness / 5"])
+    ax.set_ylim(0, 1.05)
+    ax.legend(ncol=3, fontsize=8)
+    ax.set_title("held-out prompts, 95% bootstrap intervals")
+    pref = table.loc["Preferred (judge pairwise vs SFT)"]
+    ax2.bar([0], [pref["SFT+DPO"]], yerr=[[pref["SFT+DPO"] - pref["SFT+DPO low"]],
+                                          [pref["SFT+DPO high"] - pref["SFT+DPO"]]], capsize=4, color="C2")
+    ax2.axhline(0.5, color="k", ls="--", lw=1)
+    ax2.set_xticks([0], ["SFT+DPO vs SFT"])
+    ax2.set_ylim(0, 1.05)
+    ax2.set_title("judge preference")
+    fig.tight_layout()
+    return fig

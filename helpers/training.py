@@ -266,7 +266,7 @@ def trained_tokens(tokenizer, rows) -> int:
 
 
 def train_dpo(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts: list[str] | None = None,
-              out_dir: str | Path | None = None) -> dict:
+              out_dir: str | Path | None = None, callbacks: list | None = None) -> dict:
     """Train, resume if interrupted, save the adapter; returns a summary dict (paths, timings, final metrics).
 
     Checkpoints go to config.checkpoint_dir (default artifacts/dpo/<hash of config + data>), so re-running the
@@ -276,7 +276,7 @@ def train_dpo(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts
     key = config_hash({**asdict(config), "data": data_hash, "checkpoint_dir": ""})
     ckpt_dir = Path(config.checkpoint_dir or ARTIFACTS / "dpo" / key)
     out_dir = Path(out_dir or ckpt_dir)
-    callbacks = []
+    callbacks = list(callbacks or [])
     kl_cb = None
     if kl_prompts:
         from helpers.models import load_tokenizer

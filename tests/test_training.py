@@ -1,0 +1,139 @@
+import pytest
+import torch
+
+from helpers import training
+from helpers.dpo_math import sequence_logps
+from helpers.models import ModelNotFoundError, load_model
+from helpers.preferences import PreferenceDataError
+
+
+def _rows(n=6):
+    return [{"prompt": [{"role": "user", "content": f"incident {i}: search-api is down in eu-west-1"}],
+             "chosen": [{"role": "assistant", "content": '{"severity": "SEV2", "component": "search-api"}'}],
+             "rejected": [{"role": "assistant", "content": "it is fine " * (i + 1)}]} for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def tiny_sft(tmp_path_factory):
+    """A tiny base model folder and a non-trivial LoRA "SFT" adapter on it."""
+    from peft import get_peft_model
+
+    from helpers.models import tiny_model
+
+    root = tmp_path_factory.mktemp("tiny")
+    model, tokenizer = tiny_model(seed=3)
+    model.save_pretrained(root / "base")
+    tokenizer.save_pretrained(root / "base")
+    cfg = training.lora_config(r=4)
+    cfg.init_lora_weights = False  # random, non-zero: the SFT policy differs from the base
+    sft = get_peft_model(model, cfg)
+    sft.save_pretrained(root / "sft")
+    return root / "base", root / "sft"
+
+
+def _config(base, sft, tmp_path, **kw):
+    defaults = dict(model_name=str(base), sft_adapter=str(sft), batch_size=2, grad_accum=1, max_steps=2,
+                    eval_steps=1, save_steps=1, kl_prompts=2, kl_max_new_tokens=8, checkpoint_dir=str(tmp_path / "ckpt"))
+    return training.DPORunConfig(**{**defaults, **kw})
+
+
+def test_reference_is_the_sft_model_not_the_base(tiny_sft, tmp_path):
+    from datasets import Dataset
+
+    base, sft = tiny_sft
+    trainer = training.make_dpo_trainer(_config(base, sft, tmp_path), Dataset.from_list(_rows(2)),
+                                        output_dir=tmp_path / "out")
+    batch = next(iter(trainer.get_train_dataloader()))
+    ref_chosen, ref_rejected = trainer.compute_ref_log_probs(trainer.model, batch)
+    sft_model, tok = load_model(str(base), adapter=sft)
+    base_model, _ = load_model(str(base))
+    rows = _rows(2)
+    with torch.no_grad():
+        sft_lp = torch.stack([sequence_logps(sft_model, tok, r["prompt"], r["chosen"]) for r in rows])
+        base_lp = torch.stack([sequence_logps(base_model, tok, r["prompt"], r["chosen"]) for r in rows])
+    # the dataloader may shuffle the pair, so compare as sets
+    torch.testing.assert_close(ref_chosen.sort().values, sft_lp.sort().values, atol=1e-4, rtol=0)
+    assert (ref_chosen.sort().values - base_lp.sort().values).abs().max() > 1e-2
+    assert ref_rejected.shape == ref_chosen.shape
+
+
+def test_kl_is_zero_at_the_start_and_grows_when_the_policy_moves(tiny_sft, tmp_path):
+    from datasets import Dataset
+
+    from helpers.task import format_prompt
+
+    base, sft = tiny_sft
+    trainer = training.make_dpo_trainer(_config(base, sft, tmp_path), Dataset.from_list(_rows(2)),
+                                        output_dir=tmp_path / "out")
+    tok = trainer.processing_class
+    prompts = [format_prompt(tok, "checkout-api down"), format_prompt(tok, "staging search-api fails")]
+    assert abs(training.policy_ref_kl(trainer.model, tok, prompts, max_new_tokens=8)) < 1e-4
+    with torch.no_grad():
+        for name, p in trainer.model.named_parameters():
+            if ".default." in name and "lora_B" in name:
+                p.add_(torch.randn_like(p) * 0.5)
+    assert training.policy_ref_kl(trainer.model, tok, prompts, max_new_tokens=8) > 0.01
+
+
+def test_bad_preferences_stop_before_training(tiny_sft, tmp_path):
+    from datasets import Dataset
+
+    base, sft = tiny_sft
+    rows = _rows(4)
+    rows[2]["rejected"] = rows[2]["chosen"]
+    with pytest.raises(PreferenceDataError, match="row 2: chosen and rejected are identical"):
+        training.make_dpo_trainer(_config(base, sft, tmp_path), Dataset.from_list(rows), output_dir=tmp_path)
+
+
+def test_missing_sft_adapter_is_a_clear_error(tiny_sft, tmp_path):
+    from datasets import Dataset
+
+    base, _ = tiny_sft
+    with pytest.raises(ModelNotFoundError, match="no SFT adapter"):
+        training.make_dpo_trainer(_config(base, tmp_path / "nope", tmp_path), Dataset.from_list(_rows(2)))
+    with pytest.raises(ModelNotFoundError, match="sft_adapter="):
+        training.resolve_sft_adapter(str(tmp_path / "nope"), [])
+
+
+def test_interrupted_training_resumes_from_its_last_checkpoint(tiny_sft, tmp_path):
+    from datasets import Dataset
+    from peft import PeftModel
+    from transformers import TrainerCallback
+
+    class Interrupt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:
+                raise KeyboardInterrupt
+
+    base, sft = tiny_sft
+    train, val = Dataset.from_list(_rows(8)), Dataset.from_list(_rows(2))
+    config = _config(base, sft, tmp_path, max_steps=4, eval_steps=2)
+    with pytest.raises(KeyboardInterrupt):
+        training.train_dpo(config, train, val, out_dir=tmp_path / "run", callbacks=[Interrupt()])
+    assert training.last_checkpoint(tmp_path / "ckpt").endswith("checkpoint-2")
+    summary = training.train_dpo(config, train, val, kl_prompts=["<|im_start|>user\nx<|im_end|>\n"],
+                                 out_dir=tmp_path / "run")
+    assert summary["resumed_from"].endswith("checkpoint-2") and summary["global_steps"] == 4
+    model, _ = load_model(str(base), adapter=summary["adapter"])
+    assert isinstance(model, PeftModel) and list(model.peft_config) == ["default"]  # the "ref" copy is not saved
+    frame = training.log_frame(summary["log_history"])
+    assert {"loss", "rewards/margins", "eval_rewards/margins", "eval_kl"} <= set(frame.columns)
+
+    json_path, md_path = training.write_run_card(tmp_path / "run", "v0.1", summary, {"triples_train": 8})
+    card = json_path.read_text()
+    for key in ("v0.1", "preference_data", "sha256_16", "trl", "final_metrics", "tokens_per_second"):
+        assert key in card
+    assert "# DPO run card v0.1" in md_path.read_text()
+
+
+def test_health_flags():
+    import pandas as pd
+
+    healthy = pd.DataFrame({"rewards/margins": [0, 0.1, 0.2, 0.3], "eval_rewards/margins": [0, 0.05, 0.1, 0.2],
+                            "eval_kl": [0, 0.1, 0.2, 0.3]})
+    assert training.training_health(healthy) == []
+    memorising = healthy.assign(**{"eval_rewards/margins": [0.0, 0.0, -0.01, -0.02]})
+    assert "validation gap" in training.training_health(memorising)[0]
+    exploding = healthy.assign(eval_kl=[0, 0.2, 0.3, 9.0])
+    flags = training.training_health(exploding, kl_warn_nats=5.0)
+    assert any("reached 9.00 nats" in f for f in flags) and any("jumped" in f for f in flags)
