@@ -33,7 +33,8 @@ def tiny_sft(tmp_path_factory):
 
 def _config(base, sft, tmp_path, **kw):
     defaults = dict(model_name=str(base), sft_adapter=str(sft), batch_size=2, grad_accum=1, max_steps=2,
-                    eval_steps=1, save_steps=1, kl_prompts=2, kl_max_new_tokens=8, checkpoint_dir=str(tmp_path / "ckpt"))
+                    eval_steps=1, save_steps=1, kl_prompts=2, kl_max_new_tokens=8,
+                    checkpoint_dir=str(tmp_path / "ckpt"))
     return training.DPORunConfig(**{**defaults, **kw})
 
 
