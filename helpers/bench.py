@@ -1,0 +1,219 @@
+"""`make bench`: how fast the workbook runs on this machine, against what the hardware allows.
+
+Measures, in one run: the fp32 matmul throughput (the bound for CPU training); DPO training throughput with the
+workbook's settings (trained tokens/s and model-FLOPs utilisation); batched vs one-at-a-time generation; peak
+memory of training with the adapter-as-reference vs a separate reference model; and the wall time of each
+notebook from the latest full run. Prints a table and writes bench.json into runs/bench-<time>/.
+
+MFU counts 6 * N_params * trained tokens/s (forward + backward of the policy; the backward through frozen
+weights computes activation gradients only, and the reference forward adds 2N more), divided by the measured
+matmul bound: a simple, conventional figure, not an exact FLOP count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from helpers.models import REPO_ROOT
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 10, dtype=torch.float32) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n ** 3 * repeats / (time.perf_counter() - t0) / 1e9
+
+
+def bench_rows(n: int, seed: int = 0) -> list[dict]:
+    """Realistic DPO triples from the eval split: the gold answer vs a wrong-severity variant."""
+    from helpers.task import build_messages, format_answer, load_split
+
+    rows = []
+    for e in load_split("eval")[:n]:
+        wrong = {"SEV1": "SEV3", "SEV2": "SEV4", "SEV3": "SEV1", "SEV4": "SEV2"}[e["severity"]]
+        rows.append({"prompt": build_messages(e["report"]),
+                     "chosen": [{"role": "assistant", "content": format_answer(e["severity"], e["component"],
+                                                                               e["summary"])}],
+                     "rejected": [{"role": "assistant", "content": format_answer(wrong, e["component"],
+                                                                                 e["summary"] + " Unclear.")}]})
+    return rows
+
+
+def fresh_adapter(path: Path) -> Path:
+    """A LoRA adapter on the base model with random B (so policy != base), standing in for an SFT adapter."""
+    from peft import get_peft_model
+
+    from helpers.models import load_model
+    from helpers.training import lora_config
+
+    model, _ = load_model()
+    cfg = lora_config()
+    cfg.init_lora_weights = False
+    get_peft_model(model, cfg).save_pretrained(path)
+    return path
+
+
+def dpo_throughput(adapter: Path, steps: int = 4, warmup: int = 1, separate_ref: bool = False,
+                   trl_defaults: bool = False) -> dict:
+    """Trained tokens/s over `steps` optimizer steps after `warmup`, with the workbook's DPO settings."""
+    from datasets import Dataset
+    from transformers import TrainerCallback
+
+    from helpers.training import DPORunConfig, make_dpo_trainer, trained_tokens
+
+    config = DPORunConfig(sft_adapter=str(adapter), batch_size=2, grad_accum=1, max_steps=steps + warmup,
+                          save_steps=10_000, logging_steps=10_000)
+    overrides = {"bf16": True, "gradient_checkpointing": True} if trl_defaults else {}
+    rows = bench_rows(2 * (steps + warmup))
+    times = []
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kw):
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):
+            times.append(time.perf_counter() - self.t0)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if separate_ref:  # the two-model setup: a second, frozen copy of the SFT model as ref_model
+            from trl import DPOTrainer
+
+            from helpers.models import load_model
+            from helpers.training import dpo_args, load_sft_policy
+
+            policy, tok = load_sft_policy(config.model_name, config.sft_adapter)
+            ref, _ = load_model(adapter=config.sft_adapter)
+            trainer = DPOTrainer(model=policy, ref_model=ref.merge_and_unload(),
+                                 args=dpo_args(config, tmp, has_eval=False, **overrides),
+                                 train_dataset=Dataset.from_list(rows), processing_class=tok, callbacks=[Clock()])
+        else:
+            trainer = make_dpo_trainer(config, Dataset.from_list(rows), output_dir=tmp, callbacks=[Clock()],
+                                       **overrides)
+        trainer.train()
+        tokens_per_step = trained_tokens(trainer.processing_class, rows) / (steps + warmup)
+    measured = times[warmup:]
+    return {"step_seconds": sum(measured) / len(measured), "tokens_per_step": tokens_per_step,
+            "tokens_per_second": tokens_per_step * len(measured) / sum(measured), "steps_timed": len(measured)}
+
+
+def generation_throughput(n_prompts: int = 16, max_new_tokens: int = 64) -> dict:
+    from helpers.generation import generate
+    from helpers.models import load_model
+    from helpers.task import format_prompt, load_split
+
+    model, tok = load_model()
+    prompts = [format_prompt(tok, e["report"]) for e in load_split("eval")[:n_prompts]]
+
+    def run(batch_size):
+        t0 = time.perf_counter()
+        outs = generate(model, tok, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
+        seconds = time.perf_counter() - t0
+        tokens = sum(len(tok(o, add_special_tokens=False).input_ids) for o in outs)
+        return tokens / seconds, outs
+
+    batched, out_b = run(16)
+    single, out_s = run(1)
+    same = sum(a == b for a, b in zip(out_b, out_s, strict=True))
+    return {"batched_tokens_per_s": batched, "single_tokens_per_s": single, "speedup": batched / single,
+            "identical_outputs": f"{same}/{len(out_b)}"}
+
+
+def peak_rss_mb(mode: str, adapter: Path) -> float:
+    """Peak resident memory of 2 DPO steps in a fresh process (adapter-as-reference or separate copy)."""
+    code = ("import resource; from pathlib import Path; from helpers.bench import dpo_throughput; "
+            f"dpo_throughput(Path({str(adapter)!r}), steps=1, warmup=1, separate_ref={mode == 'separate'}); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def notebook_walls() -> dict:
+    """Wall time of each notebook in the latest completed full-profile run, from its run.json."""
+    runs = sorted((REPO_ROOT / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in runs:
+        record = json.loads(path.read_text())
+        nbs = record.get("notebooks", {})
+        if record.get("profile") == "full" and nbs and all(v.get("status") == "ok" for v in nbs.values()):
+            return {"run": record["run_id"], **{k: v["wall_s"] for k, v in nbs.items()},
+                    "total_s": sum(v["wall_s"] for v in nbs.values())}
+    return {}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--trl-defaults", action="store_true",
+                        help="also time one step with TRL's defaults (bf16 + gradient checkpointing): slow on CPU")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args(argv)
+    from helpers.models import load_model
+
+    out = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+           "torch_threads": torch.get_num_threads(), "date": dt.date.today().isoformat()}
+    out["matmul_fp32_gflops"] = matmul_gflops()
+    model, _ = load_model()
+    n_params = sum(p.numel() for p in model.parameters())
+    del model
+    out["n_params"] = n_params
+    with tempfile.TemporaryDirectory() as tmp:
+        adapter = fresh_adapter(Path(tmp) / "adapter")
+        dpo = dpo_throughput(adapter, steps=args.steps)
+        dpo["mfu"] = 6 * n_params * dpo["tokens_per_second"] / (out["matmul_fp32_gflops"] * 1e9)
+        out["dpo"] = dpo
+        if args.trl_defaults:
+            slow = dpo_throughput(adapter, steps=1, warmup=0, trl_defaults=True)
+            out["dpo_trl_defaults"] = slow
+            out["dpo_speedup_vs_trl_defaults"] = dpo["tokens_per_second"] / slow["tokens_per_second"]
+        out["generation"] = generation_throughput()
+        if not args.skip_memory:
+            adapter_mb, separate_mb = peak_rss_mb("adapter", adapter), peak_rss_mb("separate", adapter)
+            out["memory"] = {"adapter_as_reference_mb": adapter_mb, "separate_reference_mb": separate_mb,
+                             "ratio": adapter_mb / separate_mb}
+    out["notebooks_full_profile"] = notebook_walls()
+    run_dir = REPO_ROOT / "runs" / f"bench-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "bench.json").write_text(json.dumps(out, indent=2) + "\n")
+    rows = [
+        ("fp32 matmul (the bound)", f"{out['matmul_fp32_gflops']:.1f} GFLOP/s", ""),
+        ("DPO training", f"{dpo['tokens_per_second']:.0f} trained tokens/s",
+         f"{dpo['step_seconds']:.1f} s/step (batch 2)"),
+        ("DPO model-FLOPs utilisation", f"{100 * dpo['mfu']:.0f}%", "target >= 50%"),
+        ("generation, batch 16", f"{out['generation']['batched_tokens_per_s']:.0f} new tokens/s", ""),
+        ("generation, one at a time", f"{out['generation']['single_tokens_per_s']:.0f} new tokens/s",
+         f"batched is {out['generation']['speedup']:.1f}x (target >= 6x)"),
+    ]
+    if "memory" in out:
+        m = out["memory"]
+        rows.append(("peak RSS, adapter as reference", f"{m['adapter_as_reference_mb']:.0f} MB",
+                     f"{100 * m['ratio']:.0f}% of a separate reference copy ({m['separate_reference_mb']:.0f} MB); "
+                     "target <= 60%"))
+    if "dpo_trl_defaults" in out:
+        rows.append(("DPO with TRL defaults (bf16, checkpointing)",
+                     f"{out['dpo_trl_defaults']['tokens_per_second']:.1f} tokens/s",
+                     f"workbook settings are {out['dpo_speedup_vs_trl_defaults']:.0f}x faster"))
+    for k, v in out["notebooks_full_profile"].items():
+        if k != "run":
+            rows.append((f"full profile: {k}", f"{v / 60:.1f} min", out["notebooks_full_profile"]["run"]))
+    width = max(len(r[0]) for r in rows)
+    print(f"\nbench on {out['machine']} ({out['cpus']} CPUs), {out['date']}")
+    for name, value, note in rows:
+        print(f"  {name:<{width}}  {value:>26}  {note}")
+    print(f"\nwritten: {run_dir / 'bench.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
