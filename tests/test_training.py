@@ -157,3 +157,15 @@ def test_script_entry_point_trains_from_a_yaml_config(tiny_sft, tmp_path):
     assert (tmp_path / "cli" / "dpo_adapter" / "adapter_config.json").exists()
     shipped = yaml.safe_load((training.REPO_ROOT / "helpers" / "configs" / "dpo.yaml").read_text())
     assert set(shipped["dpo"]) <= set(training.DPORunConfig.__dataclass_fields__)
+
+
+def test_beta_demo_reports_margin_and_kl(tiny_sft, tmp_path):
+    from datasets import Dataset
+
+    base, sft = tiny_sft
+    config = _config(base, sft, tmp_path, grad_accum=1, learning_rate=5e-2)
+    table = training.beta_demo(config, Dataset.from_list(_rows(4)), [0.05, 5.0], steps=2,
+                               kl_prompts=["<|im_start|>user\nx<|im_end|>\n"], out_dir=tmp_path / "beta")
+    assert list(table["beta"]) == [0.05, 5.0]
+    assert (table["KL(pi_theta || pi_ref)"] > 0).all()
+    assert set(table.columns) >= {"train reward margin", "train loss"}
