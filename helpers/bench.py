@@ -28,6 +28,16 @@ import torch
 from helpers.models import REPO_ROOT
 
 
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def matmul_gflops(n: int = 2048, repeats: int = 10, dtype=torch.float32) -> float:
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b  # warm-up
@@ -161,7 +171,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from helpers.models import load_model
 
-    out = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+    out = {"machine": cpu_name(), "cpus": os.cpu_count(),
            "torch_threads": torch.get_num_threads(), "date": dt.date.today().isoformat()}
     out["matmul_fp32_gflops"] = matmul_gflops()
     model, _ = load_model()
