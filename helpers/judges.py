@@ -59,8 +59,9 @@ class Faithfulness:
 
 # ----------------------------------------------------------------------------- the rubric judge
 
-# Facts a summary can state: numbers (incl. 1.5, 40%), hyphenated names (services, regions), times, capitalised names.
-_FACT = re.compile(r"\d+(?:\.\d+)?|[a-z0-9]+(?:-[a-z0-9]+)+|\d{1,2}:\d{2}", re.I)
+# Facts a summary can state: numbers (incl. 1.5, 40%, each half of a 22:50 time), hyphenated names (services,
+# regions) and capitalised names.
+_FACT = re.compile(r"\d+(?:\.\d+)?|[a-z0-9]+(?:-[a-z0-9]+)+", re.I)
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
 _COMMON_CAPS = {"The", "This", "Customers", "Users", "Support", "Status", "Data", "Production", "Internal", "All",
                 "Checkout", "Nightly", "About", "Three", "Two", "Avatar", "Login", "Search", "Order", "Password",
@@ -71,7 +72,7 @@ _COMMON_CAPS = {"The", "This", "Customers", "Users", "Support", "Status", "Data"
 
 
 def unsupported_facts(text: str, report: str) -> list[str]:
-    """Numbers, hyphenated names, times and capitalised names in `text` that do not appear in `report`."""
+    """Numbers, hyphenated names and capitalised names in `text` that do not appear in `report`."""
     report_l = report.lower()
     facts = [m.group(0) for m in _FACT.finditer(text)]
     facts += [m.group(0) for m in _NAME.finditer(text) if m.group(0) not in _COMMON_CAPS]
