@@ -291,8 +291,8 @@ def train_dpo(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts
     resume = last_checkpoint(ckpt_dir)
     if resume:
         print(f"resuming DPO training from {resume}")
-    if kl_cb is not None and not resume:
-        kl_cb.measure(trainer.model, 0)  # step 0: the policy is the reference, so this is ~0
+    if kl_cb is not None:  # before train() loads any checkpoint the policy is the SFT model: KL ~0, a sanity check
+        kl_cb.measure(trainer.model, 0)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - t0
