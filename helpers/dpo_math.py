@@ -276,13 +276,12 @@ def trl_dpo_loss(model, ref_model, tokenizer, triples: list[dict], beta: float, 
     `triples` are conversational: {"prompt": [messages], "chosen": [assistant msg], "rejected": [assistant msg]}.
     """
     from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOTrainer
 
-    from helpers.models import precision_kwargs
+    from helpers.training import DPORunConfig, dpo_args
 
-    args = DPOConfig(output_dir=output_dir, beta=beta, loss_type=["sigmoid"], per_device_train_batch_size=len(triples),
-                     report_to="none", use_cpu=not torch.cuda.is_available(), gradient_checkpointing=False,
-                     dataset_num_proc=None, **precision_kwargs())
+    # Session B's own trainer settings (sigmoid loss, precision), one batch holding every triple, no truncation
+    args = dpo_args(DPORunConfig(beta=beta, batch_size=len(triples)), output_dir, has_eval=False, max_length=None)
     trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=Dataset.from_list(triples),
                          processing_class=tokenizer)
     batch = next(iter(trainer.get_train_dataloader()))

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from helpers.models import DEFAULT_MODEL, REPO_ROOT, load_model, precision_kwargs
-from helpers.task import SYSTEM_PROMPT, format_answer
+from helpers.task import build_messages, format_answer
 
 ARTIFACTS = REPO_ROOT / "artifacts"
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -31,7 +31,7 @@ def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05):
 def sft_records(examples: list[dict]) -> list[dict]:
     """Prompt-completion conversational records: the loss is on the answer only (TRL's completion_only_loss)."""
     return [{
-        "prompt": [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": e["report"]}],
+        "prompt": build_messages(e["report"]),
         "completion": [{"role": "assistant",
                         "content": format_answer(e["severity"], e["component"], e["summary"])}],
     } for e in examples]
