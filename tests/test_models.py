@@ -73,10 +73,13 @@ def test_local_folder_and_adapter_round_trip(tiny, tmp_path):
         expected = peft_model(ids).logits
     base_model = peft_model.unload()  # leaves the session's tiny model as it was
 
-    loaded, _ = models.load_model(str(tmp_path / "model"), adapter=tmp_path / "adapter")
+    loaded, _ = models.load_model(str(tmp_path / "model"), adapter=tmp_path / "adapter", merge_adapter=False)
     assert isinstance(loaded, PeftModel)
+    merged, _ = models.load_model(str(tmp_path / "model"), adapter=tmp_path / "adapter")  # for inference: merged
+    assert not isinstance(merged, PeftModel)
     with torch.no_grad():
         torch.testing.assert_close(loaded(ids).logits, expected)
+        torch.testing.assert_close(merged(ids).logits, expected, atol=1e-5, rtol=1e-5)
         assert not torch.allclose(base_model(ids).logits, expected)
     with pytest.raises(ModelNotFoundError, match="no PEFT adapter"):
         models.load_model(str(tmp_path / "model"), adapter=tmp_path / "nope")

@@ -115,7 +115,7 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(tiny_sft, tmp_pat
     summary = training.train_dpo(config, train, val, kl_prompts=["<|im_start|>user\nx<|im_end|>\n"],
                                  out_dir=tmp_path / "run")
     assert summary["resumed_from"].endswith("checkpoint-2") and summary["global_steps"] == 4
-    model, _ = load_model(str(base), adapter=summary["adapter"])
+    model, _ = load_model(str(base), adapter=summary["adapter"], merge_adapter=False)
     assert isinstance(model, PeftModel) and list(model.peft_config) == ["default"]  # the "ref" copy is not saved
     frame = training.log_frame(summary["log_history"])
     assert {"loss", "rewards/margins", "eval_rewards/margins", "eval_kl"} <= set(frame.columns)
@@ -140,19 +140,27 @@ def test_health_flags():
     assert any("reached 9.00 nats" in f for f in flags) and any("jumped" in f for f in flags)
 
 
-def test_script_entry_point_trains_from_a_yaml_config(tiny_sft, tmp_path):
+def _cli_config(tiny_sft, tmp_path, name: str, n_rows: int, **dpo):
+    """A YAML run config for `python -m helpers.training dpo` on the tiny model; the run writes to tmp_path/name."""
     import json
 
     import yaml
 
     base, sft = tiny_sft
     prefs_path = tmp_path / "prefs.jsonl"
-    prefs_path.write_text("".join(json.dumps(r) + "\n" for r in _rows(4)))
-    spec = {"preferences": str(prefs_path), "out_dir": str(tmp_path / "cli"), "kl_prompts_from_eval": 0,
-            "dpo": {"model_name": str(base), "sft_adapter": str(sft), "max_steps": 1, "grad_accum": 1,
-                    "checkpoint_dir": str(tmp_path / "cli-ckpt")}}
+    prefs_path.write_text("".join(json.dumps(r) + "\n" for r in _rows(n_rows)))
+    spec = {"preferences": str(prefs_path), "out_dir": str(tmp_path / name), "kl_prompts_from_eval": 0,
+            "dpo": {"model_name": str(base), "sft_adapter": str(sft), "grad_accum": 1,
+                    "checkpoint_dir": str(tmp_path / f"{name}-ckpt"), **dpo}}
     config_path = tmp_path / "dpo.yaml"
     config_path.write_text(yaml.safe_dump(spec))
+    return config_path
+
+
+def test_script_entry_point_trains_from_a_yaml_config(tiny_sft, tmp_path):
+    import yaml
+
+    config_path = _cli_config(tiny_sft, tmp_path, "cli", 4, max_steps=1)
     assert training.main(["dpo", "--config", str(config_path)]) == 0
     assert (tmp_path / "cli" / "dpo_adapter" / "adapter_config.json").exists()
     shipped = yaml.safe_load((training.REPO_ROOT / "helpers" / "configs" / "dpo.yaml").read_text())
@@ -169,3 +177,59 @@ def test_beta_demo_reports_margin_and_kl(tiny_sft, tmp_path):
     assert list(table["beta"]) == [0.05, 5.0]
     assert (table["KL(pi_theta || pi_ref)"] > 0).all()
     assert set(table.columns) >= {"train reward margin", "train loss"}
+
+
+def test_compact_lm_head_scores_only_completions_with_the_same_loss_and_gradients(tiny_sft, tmp_path, monkeypatch):
+    """The CPU speed-up (LM head on completion tokens only) must not change what DPO computes."""
+    import trl.trainer.utils as trl_utils
+    from datasets import Dataset
+
+    base, sft = tiny_sft
+    trainer = training.make_dpo_trainer(_config(base, sft, tmp_path), Dataset.from_list(_rows(2)),
+                                        output_dir=tmp_path / "out")
+    batch = next(iter(trainer.get_train_dataloader()))
+    rows_scored = []
+    apply = trl_utils._ChunkedLogProbFunction.apply
+    monkeypatch.setattr(trl_utils._ChunkedLogProbFunction, "apply",
+                        lambda hidden, *a: rows_scored.append(hidden.shape[0]) or apply(hidden, *a))
+
+    def loss_and_grads(compact):
+        training.compact_lm_head(compact)
+        trainer.model.zero_grad()
+        loss = trainer.compute_loss(trainer.model, batch)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in trainer.model.parameters() if p.requires_grad]
+
+    try:
+        loss_full, grads_full = loss_and_grads(False)
+        loss_compact, grads_compact = loss_and_grads(True)
+    finally:
+        training.compact_lm_head(True)
+    torch.testing.assert_close(loss_compact, loss_full, atol=1e-5, rtol=1e-5)
+    for g_c, g_f in zip(grads_compact, grads_full, strict=True):
+        torch.testing.assert_close(g_c, g_f, atol=1e-5, rtol=1e-4)
+    n_completion = int(batch["completion_mask"][:, 1:].sum())
+    positions = batch["input_ids"][:, 1:].numel()
+    # policy + reference pass each: every position without compaction, only the completion tokens with it
+    assert rows_scored == [positions, positions, n_completion, n_completion]
+    assert n_completion < positions / 2
+
+
+def test_the_same_entry_point_trains_on_two_processes_under_accelerate_launch(tiny_sft, tmp_path):
+    """The scale-out path, run for real: the shipped 2-process config starts two DDP ranks (gloo, CPU)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config_path = _cli_config(tiny_sft, tmp_path, "ddp", 8, max_steps=2, batch_size=2)
+    accelerate = Path(sys.executable).with_name("accelerate")
+    cpu2 = training.REPO_ROOT / "helpers" / "configs" / "accelerate_cpu2.yaml"
+    launch = [str(accelerate), "launch", "--config_file", str(cpu2),
+              "-m", "helpers.training", "dpo", "--config", str(config_path)]
+    done = subprocess.run(launch, cwd=training.REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("DPO adapter:") == 2  # one line per rank
+    summary = json.loads((tmp_path / "ddp" / "train_summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["global_steps"] == 2
+    assert (tmp_path / "ddp" / "dpo_adapter" / "adapter_config.json").exists()
