@@ -1,13 +1,17 @@
 """`make bench`: how fast the workbook runs on this machine, against what the hardware allows.
 
 Measures, in one run: the fp32 matmul throughput (the bound for CPU training); DPO training throughput with the
-workbook's settings (trained tokens/s and model-FLOPs utilisation); batched vs one-at-a-time generation; peak
-memory of training with the adapter-as-reference vs a separate reference model; and the wall time of each
-notebook from the latest full run. Prints a table and writes bench.json into runs/bench-<time>/.
+workbook's settings (trained tokens/s and model-FLOPs utilisation), and the same with TRL's CPU path (LM head over
+every position) and with TRL's defaults (bf16 autocast + gradient checkpointing) for comparison; batched vs
+one-at-a-time generation; peak memory of training with the adapter-as-reference vs a separate reference model;
+and the wall time of each notebook from the latest full run. Prints a table and writes bench.json into
+runs/bench-<time>/.
 
-MFU counts 6 * N_params * trained tokens/s (forward + backward of the policy; the backward through frozen
-weights computes activation gradients only, and the reference forward adds 2N more), divided by the measured
-matmul bound: a simple, conventional figure, not an exact FLOP count.
+MFU counts 6 * N_params * trained tokens/s (policy forward 2N + backward through the frozen weights 2N, which
+computes activation gradients only, + reference forward 2N), divided by the measured matmul bound: a simple,
+conventional figure, not an exact FLOP count. N includes the tied 28M-parameter LM head, which the compact head
+applies to completion tokens only, so the figure credits that saving as throughput. Trained tokens are the
+non-padding tokens of prompt+chosen and prompt+rejected.
 """
 
 from __future__ import annotations
@@ -85,7 +89,8 @@ def dpo_throughput(adapter: Path, steps: int = 4, warmup: int = 1, separate_ref:
     from helpers.training import DPORunConfig, make_dpo_trainer, trained_tokens
 
     config = DPORunConfig(sft_adapter=str(adapter), batch_size=batch_size, grad_accum=1, max_steps=steps + warmup,
-                          save_steps=10_000, logging_steps=10_000, compact_lm_head=compact)
+                          save_steps=10_000, logging_steps=10_000, compact_lm_head=compact,
+                          precompute_ref=False)  # the reference forward is timed in every step, as MFU counts it
     overrides = {"bf16": True, "gradient_checkpointing": True} if trl_defaults else {}
     rows = bench_rows(batch_size * (steps + warmup))
     times = []
@@ -155,9 +160,10 @@ def peak_rss_mb(mode: str, adapter: Path) -> tuple[float, float]:
     return int(peak) / 1024, int(runtime) / 1024
 
 
-def notebook_walls() -> dict:
+def notebook_walls(runs_dir: Path | None = None) -> dict:
     """Wall time of each notebook in the latest completed full-profile run, from its run.json."""
-    runs = sorted((REPO_ROOT / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    runs = sorted(Path(runs_dir or REPO_ROOT / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime,
+                  reverse=True)
     for path in runs:
         record = json.loads(path.read_text())
         nbs = record.get("notebooks", {})
@@ -177,7 +183,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from helpers.models import load_model
 
-    out = {"machine": cpu_name(), "cpus": os.cpu_count(),
+    flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").exists() else set()
+    out = {"machine": cpu_name(), "cpus": os.cpu_count(), "amx_bf16": "amx_bf16" in flags,
            "torch_threads": torch.get_num_threads(), "date": dt.date.today().isoformat()}
     out["matmul_fp32_gflops"] = matmul_gflops()
     model, _ = load_model()

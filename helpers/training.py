@@ -144,6 +144,9 @@ class DPORunConfig:
     kl_max_new_tokens: int = 64
     kl_warn_nats: float = 5.0  # a visible warning when the KL estimate exceeds this
     compact_lm_head: bool = True  # LM head on completion tokens only (see compact_lm_head); False: TRL's default
+    # reference log-probs computed once, before training (TRL's precompute_ref_log_probs), so each evaluation skips
+    # the reference pass: the same losses, 13% less wall time on a 48-pair run with 3 evaluations here
+    precompute_ref: bool = True
     report_to: str = "none"  # "none", "wandb", "trackio", "tensorboard" (when installed)
     seed: int = 0
     checkpoint_dir: str = ""  # where checkpoints go (resume); default artifacts/dpo/<hash of config + data>
@@ -168,8 +171,14 @@ def load_sft_policy(model_name: str, sft_adapter: str):
 def dpo_args(config: DPORunConfig, output_dir: str | Path, has_eval: bool, **overrides):
     """TRL's DPOConfig for a run: the workbook's choices (fp32 on CPU, no gradient checkpointing) plus
     `config.extra`, then `overrides` (used by the benchmark to time TRL's own defaults)."""
+    import os
+
     from trl import DPOConfig
 
+    # TRL stores precomputed reference log-probs in a datasets cache file that rank 0 writes and every rank reads;
+    # an in-memory dataset caches in a per-process temporary folder, so with several processes (accelerate
+    # launch) rank 1 cannot find it (FileNotFoundError, seen here): there the reference runs online instead.
+    precompute = config.precompute_ref and int(os.environ.get("WORLD_SIZE", "1")) == 1
     kwargs = dict(
         output_dir=str(output_dir), beta=config.beta, loss_type=["sigmoid"], learning_rate=config.learning_rate,
         num_train_epochs=config.epochs, max_steps=config.max_steps, per_device_train_batch_size=config.batch_size,
@@ -179,6 +188,7 @@ def dpo_args(config: DPORunConfig, output_dir: str | Path, has_eval: bool, **ove
         eval_strategy="steps" if has_eval else "no", eval_steps=config.eval_steps if has_eval else None,
         gradient_checkpointing=False, report_to=config.report_to, seed=config.seed, dataset_num_proc=None,
         use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, **precision_kwargs(),
+        precompute_ref_log_probs=precompute, precompute_ref_batch_size=8 if precompute else None,
     )
     return DPOConfig(**{**kwargs, **config.extra, **overrides})
 
@@ -306,7 +316,9 @@ def train_dpo(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts
         kl_cb = kl_callback_class()(load_tokenizer(config.model_name), kl_prompts, config.kl_max_new_tokens,
                                     config.kl_warn_nats, config.seed)
         callbacks.append(kl_cb)
+    t_setup = time.perf_counter()
     trainer = make_dpo_trainer(config, train_dataset, eval_dataset, ckpt_dir, callbacks)
+    setup_seconds = time.perf_counter() - t_setup  # model loading and, by default, the reference log-probs pass
     resume = last_checkpoint(ckpt_dir)
     if resume:
         print(f"resuming DPO training from {resume}")
@@ -335,8 +347,10 @@ def train_dpo(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts
     summary = {
         "adapter": str(adapter_dir), "checkpoint_dir": str(ckpt_dir), "resumed_from": resume,
         "train_seconds": wall, "global_steps": trainer.state.global_step,
-        "train_runtime": result.metrics.get("train_runtime"), "trained_tokens": tokens,
-        "tokens_per_second": tokens / result.metrics["train_runtime"] if result.metrics.get("train_runtime") else None,
+        "train_runtime": result.metrics.get("train_runtime"), "setup_seconds": setup_seconds, "trained_tokens": tokens,
+        # over the training time plus the setup, so a precomputed reference pass is counted, not hidden
+        "tokens_per_second": (tokens / (result.metrics["train_runtime"] + setup_seconds)
+                              if result.metrics.get("train_runtime") else None),
         "preference_hash": data_hash, "n_train": len(train_dataset),
         "n_eval": len(eval_dataset) if eval_dataset is not None else 0,
         "final_eval": final_eval,

@@ -185,8 +185,8 @@ def test_compact_lm_head_scores_only_completions_with_the_same_loss_and_gradient
     from datasets import Dataset
 
     base, sft = tiny_sft
-    trainer = training.make_dpo_trainer(_config(base, sft, tmp_path), Dataset.from_list(_rows(2)),
-                                        output_dir=tmp_path / "out")
+    trainer = training.make_dpo_trainer(_config(base, sft, tmp_path, precompute_ref=False),
+                                        Dataset.from_list(_rows(2)), output_dir=tmp_path / "out")
     batch = next(iter(trainer.get_train_dataloader()))
     rows_scored = []
     apply = trl_utils._ChunkedLogProbFunction.apply
@@ -228,8 +228,27 @@ def test_the_same_entry_point_trains_on_two_processes_under_accelerate_launch(ti
     launch = [str(accelerate), "launch", "--config_file", str(cpu2),
               "-m", "helpers.training", "dpo", "--config", str(config_path)]
     done = subprocess.run(launch, cwd=training.REPO_ROOT, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stderr[-20000:]
     assert done.stdout.count("DPO adapter:") == 2  # one line per rank
     summary = json.loads((tmp_path / "ddp" / "train_summary.json").read_text())
     assert summary["world_size"] == 2 and summary["global_steps"] == 2
     assert (tmp_path / "ddp" / "dpo_adapter" / "adapter_config.json").exists()
+
+
+def test_precomputed_reference_gives_the_same_training_and_evaluation(tiny_sft, tmp_path):
+    """The default (reference log-probs computed once, before training) changes the cost, not the numbers."""
+    from datasets import Dataset
+
+    base, sft = tiny_sft
+    train, val = Dataset.from_list(_rows(4)), Dataset.from_list(_rows(6)[4:])
+    results = {}
+    for precompute in (True, False):
+        config = _config(base, sft, tmp_path / str(precompute), precompute_ref=precompute, kl_prompts=0)
+        summary = training.train_dpo(config, train, val, out_dir=tmp_path / f"run-{precompute}")
+        frame = training.log_frame(summary["log_history"])
+        results[precompute] = (frame["loss"].dropna().to_numpy(), summary["final_eval"])
+    (loss_pre, eval_pre), (loss_online, eval_online) = results[True], results[False]
+    assert len(loss_pre) == 2
+    torch.testing.assert_close(torch.tensor(loss_pre), torch.tensor(loss_online), atol=1e-5, rtol=1e-5)
+    for key in ("eval_loss", "eval_rewards/margins", "eval_rewards/chosen"):
+        assert abs(eval_pre[key] - eval_online[key]) < 1e-5, key
