@@ -32,14 +32,16 @@ import torch
 from helpers.models import REPO_ROOT
 
 
-def cpu_name() -> str:
+def cpu_info() -> tuple[str, set[str]]:
+    """(model name, feature flags) of this CPU, from /proc/cpuinfo where there is one."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return platform.processor() or platform.machine(), set()
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")),
+                platform.processor() or platform.machine())
+    flags = next((set(line.split(":", 1)[1].split()) for line in text.splitlines() if line.startswith("flags")), set())
+    return name, flags
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10, dtype=torch.float32) -> float:
@@ -183,8 +185,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from helpers.models import load_model
 
-    flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").exists() else set()
-    out = {"machine": cpu_name(), "cpus": os.cpu_count(), "amx_bf16": "amx_bf16" in flags,
+    machine, flags = cpu_info()
+    out = {"machine": machine, "cpus": os.cpu_count(), "amx_bf16": "amx_bf16" in flags,
            "torch_threads": torch.get_num_threads(), "date": dt.date.today().isoformat()}
     out["matmul_fp32_gflops"] = matmul_gflops()
     model, _ = load_model()

@@ -14,7 +14,7 @@ from helpers.task import format_prompt
 @torch.inference_mode()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 96, temperature: float = 0.0,
              top_p: float = 1.0, batch_size: int = 16, seed: int = 0, desc: str = "generating",
-             progress: bool = True, **generate_kwargs) -> list[str]:
+             progress: bool = True) -> list[str]:
     """Completions (new text only, special tokens stripped) for already-formatted prompts, in input order.
 
     temperature 0 is greedy decoding; >0 samples, seeded so a re-run gives the same text on the same machine.
@@ -28,8 +28,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 96, tem
     out: list[str | None] = [None] * len(prompts)
     dev = next(model.parameters()).device
     sampling = temperature > 0
-    gen_kwargs = dict(max_new_tokens=max_new_tokens, do_sample=sampling, pad_token_id=tokenizer.pad_token_id,
-                      **generate_kwargs)
+    gen_kwargs = dict(max_new_tokens=max_new_tokens, do_sample=sampling, pad_token_id=tokenizer.pad_token_id)
     if sampling:
         gen_kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
     else:
