@@ -148,6 +148,37 @@ def generation_throughput(n_prompts: int = 16, max_new_tokens: int = 64) -> dict
             "identical_outputs": f"{same}/{len(out_b)}"}
 
 
+def sampling_throughput(ns=(2, 4, 8), n_prompts: int = 8, max_new_tokens: int = 64) -> dict:
+    """N sampled answers per prompt (helpers.generation.sample_n): one shared prefill per prompt vs the naive way
+    (each prompt repeated N times), new tokens per second for each N; same seed, so both ways sample the same
+    text (counted)."""
+    from helpers.generation import sample_n
+    from helpers.models import load_model
+    from helpers.task import format_prompt, load_split
+
+    model, tok = load_model()
+    prompts = [format_prompt(tok, e["report"]) for e in load_split("prefs")[:n_prompts]]
+    out = {}
+    for n in ns:
+        temps = [0.7, 1.2, 1.0, 1.0, 0.7, 1.2, 1.0, 1.0][:n] if n <= 8 else [1.0] * n
+        row = {}
+        texts = {}
+        for shared in (True, False):
+            t0 = time.perf_counter()
+            answers = sample_n(model, tok, prompts, temps, max_new_tokens=max_new_tokens, batch_size=32,
+                               seed=0, shared_prefill=shared, progress=False)
+            seconds = time.perf_counter() - t0
+            tokens = sum(len(tok(a, add_special_tokens=False).input_ids) for group in answers for a in group)
+            row["shared_tokens_per_s" if shared else "naive_tokens_per_s"] = tokens / seconds
+            texts[shared] = answers
+        row["speedup"] = row["shared_tokens_per_s"] / row["naive_tokens_per_s"]
+        same = sum(a == b for ga, gb in zip(texts[True], texts[False], strict=True)
+                   for a, b in zip(ga, gb, strict=True))
+        row["identical_answers"] = f"{same}/{n * len(prompts)}"
+        out[f"N={n}"] = row
+    return out
+
+
 def peak_rss_mb(mode: str, adapter: Path) -> tuple[float, float]:
     """(peak, runtime) resident memory in MB of 2 DPO steps in a fresh process (adapter-as-reference or a
     separate reference copy); runtime is the RSS after importing torch, transformers, TRL and PEFT, before any
@@ -207,6 +238,7 @@ def main(argv=None) -> int:
             out["dpo_trl_defaults"] = slow
             out["dpo_speedup_vs_trl_defaults"] = dpo["tokens_per_second"] / slow["tokens_per_second"]
         out["generation"] = generation_throughput()
+        out["sampling"] = sampling_throughput()
         if not args.skip_memory:
             (adapter_mb, runtime_a), (separate_mb, runtime_s) = (peak_rss_mb("adapter", adapter),
                                                                  peak_rss_mb("separate", adapter))
@@ -229,6 +261,10 @@ def main(argv=None) -> int:
         ("generation, one at a time", f"{out['generation']['single_tokens_per_s']:.0f} new tokens/s",
          f"batched is {out['generation']['speedup']:.1f}x (target >= 6x)"),
     ]
+    for n, row in out["sampling"].items():
+        rows.append((f"sampling {n} per prompt, shared prefill", f"{row['shared_tokens_per_s']:.0f} new tokens/s",
+                     f"{row['speedup']:.2f}x the naive way ({row['naive_tokens_per_s']:.0f}); same answers "
+                     f"{row['identical_answers']}"))
     if "memory" in out:
         m = out["memory"]
         rows.append(("peak RSS, adapter as reference", f"{m['adapter_as_reference_mb']:.0f} MB",

@@ -29,6 +29,56 @@ def metric_means(table) -> dict:
     return {c: float(table[c].mean()) for c in cols}
 
 
+def severity_breakdown(table, examples: list[dict]):
+    """A scored table (answer_and_score) summarised for a learner: format, severity and component match overall,
+    severity on ordinary and on hard-case reports, and how often each severity was predicted (a model that
+    answers one severity for most reports has collapsed). One row per group, as a DataFrame."""
+    import pandas as pd
+
+    from helpers.task import SEVERITIES, parse_response
+
+    hard = np.array([bool(e.get("hard_case")) for e in examples])
+    predicted = [parse_response(t).severity for t in table["response"]]
+    rows = {"all": {"prompts": len(table), "format_ok": table["format_ok"].mean(),
+                    "severity_match": table["severity_match"].mean(),
+                    "component_match": table["component_match"].mean()}}
+    for name, mask in (("ordinary", ~hard), ("hard cases", hard)):
+        if mask.any():
+            rows[name] = {"prompts": int(mask.sum()), "severity_match": table["severity_match"][mask].mean()}
+    frame = pd.DataFrame(rows).T
+    for sev in SEVERITIES:
+        frame.loc["all", f"predicted {sev}"] = sum(p == sev for p in predicted) / len(predicted)
+    return frame.round(3)
+
+
+def compare_adapters(examples: list[dict], model_name: str, adapters: dict, max_new_tokens: int = 96,
+                     batch_size: int = 16):
+    """Greedy answers of several adapters on the same prompts, scored: format, severity (overall and on hard
+    cases) and component match with 95% bootstrap intervals, one row per model (a DataFrame)."""
+    import gc
+
+    import pandas as pd
+
+    from helpers.models import load_model
+
+    hard = np.array([bool(e.get("hard_case")) for e in examples])
+    rows = []
+    for label, adapter in adapters.items():
+        model, tokenizer = load_model(model_name, adapter=adapter)
+        table = answer_and_score(model, tokenizer, examples, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                                 desc=label)
+        del model
+        gc.collect()
+        row = {"model": label}
+        for metric, values in (("format", table["format_ok"]), ("severity", table["severity_match"]),
+                               ("severity (hard cases)", table["severity_match"][hard]),
+                               ("component", table["component_match"])):
+            mean, low, high = stats.bootstrap_ci(values)
+            row[metric] = f"{mean:.2f} [{low:.2f}, {high:.2f}]"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model")
+
+
 def side_by_side(examples: list[dict], models: dict, max_new_tokens: int = 96, batch_size: int = 16):
     """Greedy answers of several models to the same reports, one column per model (a DataFrame).
 

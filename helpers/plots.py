@@ -60,32 +60,40 @@ def beta_sweep(table):
     return fig
 
 
-def preference_quality(records):
-    """Chosen vs rejected: format-valid and severity-correct rates, and answer lengths."""
-    from helpers.task import parse_response
+def preference_quality(pairs_by_strategy: dict):
+    """Per pair-construction strategy: what the pairs say about severity (signal, anti-signal, both right, both
+    wrong) and how many prompts gave no pair; and the chosen vs rejected answer lengths."""
+    from collections import Counter
 
-    kept = [r for r in records if r.get("status") == "kept"]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4))
-    if not kept:
-        a.set_title("no kept triples")
-        return fig
-    metrics = {
-        "format valid": lambda r, k: parse_response(r[k][0]["content"]).valid,
-        "severity correct": lambda r, k: parse_response(r[k][0]["content"]).severity == r["severity"],
-    }
-    xs = range(len(metrics))
-    for offset, key in ((-0.2, "chosen"), (0.2, "rejected")):
-        a.bar([x + offset for x in xs], [sum(f(r, key) for r in kept) / len(kept) for f in metrics.values()],
-              width=0.4, label=key)
-    a.set_xticks(list(xs), list(metrics))
-    a.set_ylim(0, 1)
-    a.set_title(f"what the judge preferred ({len(kept)} triples)")
-    a.legend()
-    b.hist([len(r["chosen"][0]["content"]) for r in kept], bins=20, alpha=0.6, label="chosen")
-    b.hist([len(r["rejected"][0]["content"]) for r in kept], bins=20, alpha=0.6, label="rejected")
-    b.set_xlabel("answer length (characters)")
-    b.set_title("length: does the judge reward verbosity?")
-    b.legend()
+    from helpers.preferences.report import pair_kind
+
+    kinds = ["signal", "both right", "both wrong", "anti-signal"]
+    colours = {"signal": "tab:green", "both right": "tab:blue", "both wrong": "tab:gray", "anti-signal": "tab:red",
+               "no pair": "white"}
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
+    names = list(pairs_by_strategy)
+    for x, name in enumerate(names):
+        pairs = pairs_by_strategy[name]
+        counts = Counter(pair_kind(p) for p in pairs if p["status"] == "kept")
+        counts["no pair"] = sum(p["status"] != "kept" for p in pairs)
+        bottom = 0
+        for kind in kinds + ["no pair"]:
+            a.bar(x, counts[kind], bottom=bottom, color=colours[kind], edgecolor="black", linewidth=0.5,
+                  label=kind if x == 0 else None)
+            bottom += counts[kind]
+    a.set_xticks(range(len(names)), names)
+    a.set_ylabel("prompts")
+    a.set_title("what each recipe's pairs teach about severity")
+    a.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    for name in names:
+        kept = [p for p in pairs_by_strategy[name] if p["status"] == "kept"]
+        diffs = [len(p["chosen"][0]["content"]) - len(p["rejected"][0]["content"]) for p in kept]
+        if diffs:
+            b.hist(diffs, bins=30, alpha=0.5, label=name)
+    b.axvline(0, color="black", linewidth=0.8)
+    b.set_xlabel("chosen length - rejected length (characters)")
+    b.set_title("does the judge reward verbosity? (right of 0: longer chosen)")
+    b.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -10,6 +10,15 @@ request text:
   MALFORMED       200 with content that is not JSON
   EMPTY           200 with no content blocks
   FIRST_WINS      the winner is whichever answer is shown first (a position-biased judge)
+A score request ("Score the answer from 1 to 10") gets 9 when its answer contains GOOD, else 4, unless the answer
+contains one of these (a reply that must be read as a failure):
+  SCORE_11        score 11 (out of range)
+  SCORE_STRING    score "7" (a string)
+  SCORE_FLOAT     score 7.5
+  SCORE_BOOL      score true
+  SCORE_MISSING   no score key
+Token counting (/v1/messages/count_tokens) honours OVERLOADED and BROKEN too. Batches end at once; their results
+are answered like single requests (an error status becomes an "errored" result).
 """
 
 from __future__ import annotations
@@ -49,6 +58,11 @@ class FakeAnthropic:
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     server.requests.append({"path": self.path, "body": body, "headers": headers})
                 if self.path.startswith("/v1/messages/count_tokens"):
+                    text = body["messages"][0]["content"]
+                    if "OVERLOADED" in text:
+                        return self._send(529, _error("overloaded_error", "Overloaded"))
+                    if "BROKEN" in text:
+                        return self._send(500, _error("api_error", "Internal server error"))
                     return self._send(200, {"input_tokens": len(json.dumps(body)) // 4})
                 if self.path.startswith("/v1/messages/batches"):
                     bid = f"msgbatch_{len(server.batches)}"
@@ -97,6 +111,8 @@ class FakeAnthropic:
         if "Rate the answer's faithfulness" in text:
             answer = text.split("Answer:\n", 1)[1]
             return 200, _message(json.dumps({"rationale": "checked", "score": 5 if "GOOD" in answer else 2}))
+        if "Score the answer from 1 to 10" in text:
+            return 200, _message(json.dumps(_score_reply(text.split("Answer:\n", 1)[1].split("\n\nScore the", 1)[0])))
         a = text.split("Answer A:\n", 1)[1].split("\n\nAnswer B:\n", 1)[0]
         b = text.split("\n\nAnswer B:\n", 1)[1]
         if "FIRST_WINS" in text:
@@ -112,6 +128,17 @@ class FakeAnthropic:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _score_reply(answer: str) -> dict:
+    odd = {"SCORE_11": 11, "SCORE_STRING": "7", "SCORE_FLOAT": 7.5, "SCORE_BOOL": True}
+    for marker, score in odd.items():
+        if marker in answer:
+            return {"rationale": "odd", "score": score}
+    if "SCORE_MISSING" in answer:
+        return {"rationale": "no score here"}
+    return {"rationale": "follows the rubric" if "GOOD" in answer else "misses the rubric",
+            "score": 9 if "GOOD" in answer else 4}
 
 
 def _error(kind: str, message: str) -> dict:

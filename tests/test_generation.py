@@ -1,4 +1,4 @@
-from helpers.generation import answer_reports, generate
+from helpers.generation import answer_reports, generate, sample_n
 from helpers.task import format_prompt
 
 REPORTS = ["checkout-api down", "[WARN] search-api error rate 2% for 10 minutes; client retries succeed.",
@@ -33,3 +33,31 @@ def test_right_padding_tokenizer_is_refused(tiny):
     right.padding_side = "right"
     with pytest.raises(ValueError, match="left-padding"):
         generate(model, right, ["x"], progress=False)
+
+
+def test_n_samples_share_one_prefill_with_the_same_answers_as_n_prefills(tiny):
+    """The shared prefill (one KV cache per prompt, copied N times) changes the cost, not the answers: at a
+    near-zero temperature both ways give the greedy answer, and at temperature 1 the same seed gives the same text."""
+    model, tokenizer = tiny
+    prompts = [format_prompt(tokenizer, r) for r in REPORTS]
+    cold = [1e-6, 1e-6, 1e-6]
+    shared = sample_n(model, tokenizer, prompts, cold, max_new_tokens=12, batch_size=9, progress=False)
+    naive = sample_n(model, tokenizer, prompts, cold, max_new_tokens=12, batch_size=9, shared_prefill=False,
+                     progress=False)
+    greedy = generate(model, tokenizer, prompts, max_new_tokens=12, batch_size=3, progress=False)
+    assert shared == naive == [[g] * 3 for g in greedy]
+    hot = [0.7, 1.2, 1.0]
+    a = sample_n(model, tokenizer, prompts, hot, max_new_tokens=12, batch_size=9, seed=5, progress=False)
+    b = sample_n(model, tokenizer, prompts, hot, max_new_tokens=12, batch_size=9, seed=5, shared_prefill=False,
+                 progress=False)
+    c = sample_n(model, tokenizer, prompts, hot, max_new_tokens=12, batch_size=9, seed=6, progress=False)
+    assert a == b and a != c
+    assert all(len(answers) == 3 for answers in a) and len({x for answers in a for x in answers}) > 3
+
+
+def test_bad_temperatures_are_named(tiny):
+    import pytest
+
+    model, tokenizer = tiny
+    with pytest.raises(ValueError, match=r"temperatures=\[0.7, 0\]"):
+        sample_n(model, tokenizer, ["x"], [0.7, 0], progress=False)

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from helpers import preferences as prefs
-from helpers.judges import RubricJudge, Verdict
+from helpers.judges import RubricJudge, Score, Verdict
 from helpers.preferences import PreferenceDataError, validate_preferences
 from helpers.task import load_split
 
@@ -38,67 +38,162 @@ def test_good_rows_pass():
 
 
 class ScriptedJudge:
-    """Picks the answer with the higher letter count of 'S' (stand-in judge), fails on chosen ids, and can
-    interrupt the run after n calls, like a Ctrl-C in the middle of judging."""
+    """The rubric judge's scores and comparisons, but it fails on chosen ids and can interrupt the run after n
+    scoring calls, like a Ctrl-C in the middle of judging."""
 
     name = "scripted"
 
     def __init__(self, fail_ids=(), interrupt_after=None):
-        self.fail_ids, self.interrupt_after, self.calls = set(fail_ids), interrupt_after, 0
+        self.fail_ids, self.interrupt_after, self.calls, self.compares = set(fail_ids), interrupt_after, 0, 0
+        self.rubric = RubricJudge()
 
-    def compare_many(self, items, progress=False):
+    def score_many(self, items, progress=False):
         out = []
-        for example, a, b in items:
+        for example, text in items:
             self.calls += 1
             if self.interrupt_after is not None and self.calls > self.interrupt_after:
                 raise KeyboardInterrupt
             if example["id"] in self.fail_ids:
-                out.append(Verdict(None, "judge call failed", self.name, failed=True, error="HTTP 529"))
+                out.append(Score(None, "judge call failed", self.name, failed=True, error="HTTP 529"))
             else:
-                out.append(RubricJudge().compare(example, a, b))
+                out.append(self.rubric.score(example, text))
         return out
 
+    def compare_many(self, items, progress=False):
+        return [self.compare(*item) for item in items]
 
-def test_build_resumes_after_an_interruption_and_retries_failures(tiny, tmp_path):
+    def compare(self, example, a, b):
+        self.compares += 1
+        if example["id"] in self.fail_ids:
+            return Verdict(None, "judge call failed", self.name, failed=True, error="HTTP 529")
+        return self.rubric.compare(example, a, b)
+
+
+def test_sampling_resumes_after_an_interruption_and_rescores_only_failures(tiny, tmp_path):
     model, tokenizer = tiny
     examples = load_split("prefs")[:12]
-    out = tmp_path / "pairs.jsonl"
-    kwargs = dict(max_new_tokens=12, batch_size=6, chunk_size=4, seed=0, progress=False)
+    out = tmp_path / "samples.jsonl"
+    temps = (0.7, 1.2, 1.0, 1.0)
+    kwargs = dict(temperatures=temps, max_new_tokens=12, batch_size=8, chunk_size=4, seed=0, progress=False)
     with pytest.raises(KeyboardInterrupt):
-        prefs.build_preference_dataset(examples, model, tokenizer, ScriptedJudge(interrupt_after=6), out, **kwargs)
+        prefs.sample_and_score(examples, model, tokenizer, ScriptedJudge(interrupt_after=20), out, **kwargs)
     first = prefs.read_records(out)
-    assert len(first) == 4  # the first chunk was written before the interruption; nothing of it is lost
+    assert len(first) == 4  # the first chunk (4 prompts x 4 answers) was written; nothing of it is lost
     with out.open("a") as f:
         f.write('{"id": "torn')  # a write torn by the interruption
     judge = ScriptedJudge(fail_ids={examples[5]["id"]})
-    ds, records = prefs.build_preference_dataset(examples, model, tokenizer, judge, out, **kwargs)
-    assert judge.calls == 8  # only the 8 undecided prompts were judged
+    records = prefs.sample_and_score(examples, model, tokenizer, judge, out, **kwargs)
+    assert judge.calls == 8 * 4  # only the 8 prompts not sampled yet, 4 answers each
     assert [r["id"] for r in records] == [e["id"] for e in examples]
-    assert [r for r in records if r["id"] == examples[5]["id"]][0]["status"] == "judge_failed"
-    assert all(r["verdict"] is not None for r in records if r["status"] != "judge_failed")
+    failed = [r for r in records if r["id"] == examples[5]["id"]][0]
+    assert failed["status"] == "judge_failed" and all(s["score"] is None for s in failed["samples"])
+    assert all(s["score"] is not None for r in records if r["status"] == "scored" for s in r["samples"])
+    assert [s["temperature"] for s in records[0]["samples"]] == list(temps)
 
     retry = ScriptedJudge()
-    ds, records = prefs.build_preference_dataset(examples, model, tokenizer, retry, out, **kwargs)
-    assert retry.calls == 1  # the failed prompt is retried, nothing else
-    assert "judge_failed" not in {r["status"] for r in records}
-    kept = [r for r in records if r["status"] == "kept"]
-    assert len(ds["train"]) + len(ds["validation"]) == len(kept)
-    for r in kept:
-        assert r["chosen"] != r["rejected"] and {r["temperature_chosen"], r["temperature_rejected"]} == {0.7, 1.2}
-        assert r["prompt"][-1]["content"] in {e["report"] for e in examples}
-    assert validate_preferences(prefs.triples(records)) == []
+    again = prefs.sample_and_score(examples, model, tokenizer, retry, out, **kwargs)
+    assert retry.calls == 4 and retry.compares == 1  # the failed prompt is re-scored from its kept samples
+    assert [s["text"] for s in again[5]["samples"]] == [s["text"] for s in failed["samples"]]
+    assert {r["status"] for r in again} == {"scored"}
+    reports = {e["id"]: e["report"] for e in examples}
+    for strategy in prefs.STRATEGIES:
+        pairs = prefs.select_pairs(again, reports, strategy, min_gap=0.0)
+        assert len(pairs) == len(examples)
+        kept = [p for p in pairs if p["status"] == "kept"]
+        ds = prefs.to_dataset(pairs, val_fraction=0.25) if kept else None
+        if ds is not None:
+            assert len(ds["train"]) + len(ds["validation"]) == len(kept)
+        assert validate_preferences(prefs.triples(pairs)) == []
+        for p in kept:
+            assert p["chosen"] != p["rejected"] and p["prompt"][-1]["content"] == reports[p["id"]]
+            if strategy == "two_temperatures":
+                assert {p["temperature_chosen"], p["temperature_rejected"]} == {0.7, 1.2}
 
 
-def test_ties_and_identical_pairs_are_dropped_and_counted():
-    ex = load_split("prefs")[0]
-    same = prefs._record(ex, "x", "x", 0.7, 1.2, Verdict("tie", "", "r"))
-    tie = prefs._record(ex, "x", "y", 0.7, 1.2, Verdict("tie", "", "r"))
-    kept = prefs._record(ex, "x", "y", 1.2, 0.7, Verdict("b", "", "r"))
-    assert (same["status"], tie["status"], kept["status"]) == ("identical", "tie", "kept")
-    assert kept["chosen"][0]["content"] == "y" and kept["temperature_chosen"] == 0.7
-    report = prefs.quality_report([same, tie, kept])
-    assert report.loc["triples kept", "value"] == 1 and report.loc["ties dropped", "value"] == 1
-    assert report.loc["identical pairs dropped", "value"] == 1
+EX = {"id": "prefs-x", "report": "search-api is down in eu-west-1 only; other regions are healthy.",
+      "severity": "SEV2", "component": "search-api", "hard_case": False}
+
+
+def _answer(sev="SEV2", comp="search-api", summary="search-api is down in eu-west-1."):
+    return json.dumps({"severity": sev, "component": comp, "summary": summary})
+
+
+def _record(texts, temps=(0.7, 1.2, 1.0, 1.0), course_winner="a", low_first=True):
+    judge = RubricJudge()
+    samples = [{"text": t, "temperature": temp, **judge.score(EX, t).to_dict()}
+               for t, temp in zip(texts, temps, strict=True)]
+    for s in samples:
+        s.pop("judge")
+    return {"id": EX["id"], "severity": EX["severity"], "hard_case": False, "status": "scored", "samples": samples,
+            "course_indices": [0, 1], "course": {"winner": course_winner, "low_first": low_first, "failed": False,
+                                                 "error": None, "rationale": "", "details": {"rule": "format"}}}
+
+
+REPORTS = {EX["id"]: EX["report"]}
+
+
+def test_best_vs_worst_pairs_the_right_severity_against_the_wrong_one_whatever_the_format():
+    right_but_fenced = "```json\n" + _answer() + "\n```"
+    wrong_but_valid = _answer(sev="SEV1")
+    record = _record([right_but_fenced, wrong_but_valid, _answer(sev="SEV1", comp="x"), _answer(sev="SEV3")])
+    [pair] = prefs.select_pairs([record], REPORTS, "best_vs_worst")
+    assert pair["status"] == "kept" and pair["decided_by"] == "severity"
+    assert pair["chosen"][0]["content"] == right_but_fenced
+    assert pair["rejected"][0]["content"] == _answer(sev="SEV1", comp="x")  # the worst: wrong severity and component
+    assert pair["score_gap"] == pytest.approx(6.0 - 2.5)  # 4 + 1 + 1 (fenced: no format points) vs 1.5 + 1
+    assert prefs.pair_kind(pair) == "signal"
+    # the course's recipe on the same samples: the pairwise rules check format first, so the valid wrong answer wins
+    record["course"]["winner"] = RubricJudge().compare(EX, right_but_fenced, wrong_but_valid).winner
+    [course] = prefs.select_pairs([record], REPORTS, "two_temperatures")
+    assert course["status"] == "kept" and prefs.pair_kind(course) == "anti-signal"
+    assert course["chosen"][0]["content"] == wrong_but_valid and course["temperature_chosen"] == 1.2
+
+
+def test_ties_small_gaps_near_identical_and_failures_are_dropped_and_counted():
+    same = _record([_answer()] * 4)
+    small = _record([_answer(), _answer(), _answer(summary="search-api is down in eu-west-1 at 12:00."), _answer()])
+    near = _record([_answer(), _answer(sev="SEV3"), _answer(), _answer()])
+    failed = _record([_answer(), _answer(sev="SEV3"), _answer(), _answer()])
+    failed["samples"][1].update(score=None, failed=True, error="HTTP 529")
+    failed["status"] = "judge_failed"
+    ids = ["a", "b", "c", "d"]
+    for r, i in zip((same, small, near, failed), ids, strict=True):
+        r["id"] = i
+    reports = {i: EX["report"] for i in ids}
+    pairs = prefs.select_pairs([same, small, near, failed], reports, "best_vs_worst", min_gap=1.0,
+                               near_identical=0.98)
+    assert [p["status"] for p in pairs] == ["tie", "small_gap", "near_identical", "judge_failed"]
+    loose = prefs.select_pairs([near], {"c": EX["report"]}, "best_vs_worst", min_gap=1.0, near_identical=1.0)
+    assert loose[0]["status"] == "kept" and prefs.pair_kind(loose[0]) == "signal"
+    report = prefs.quality_report({"best_vs_worst": pairs})["best_vs_worst"]
+    assert report["prompts"] == 4 and report["pairs kept"] == 0 and report["prompts with no usable pair"] == 4
+    assert report["  dropped: tie"] == 1 and report["  dropped: score gap too small"] == 1
+    assert report["  dropped: near-identical"] == 1 and report["  dropped: judge failed"] == 1
+    with pytest.raises(PreferenceDataError, match="no usable preference pairs among 4 prompts"):
+        prefs.to_dataset(pairs)
+
+
+def test_bad_pairing_parameters_name_themselves():
+    with pytest.raises(ValueError, match="pair_strategy='best_of'"):
+        prefs.select_pairs([], {}, "best_of")
+    with pytest.raises(ValueError, match="min_score_gap=-1"):
+        prefs.select_pairs([], {}, "best_vs_worst", min_gap=-1)
+    with pytest.raises(ValueError, match="val_fraction=1.5"):
+        prefs.to_dataset([], val_fraction=1.5)
+
+
+def test_quality_report_counts_signal_and_anti_signal_pairs():
+    pairs = []
+    for chosen, rejected in ((_answer(), _answer(sev="SEV1")), (_answer(sev="SEV1"), _answer()),
+                             (_answer(sev="SEV1"), _answer(sev="SEV3")), (_answer(), _answer(comp="x"))):
+        pairs.append({"id": "p", "severity": "SEV2", "status": "kept", "decided_by": "severity", "score_gap": 4.0,
+                      "prompt": [{"role": "user", "content": "r"}],
+                      "chosen": [{"role": "assistant", "content": chosen}],
+                      "rejected": [{"role": "assistant", "content": rejected}]})
+    column = prefs.quality_report({"s": pairs})["s"]
+    assert column["signal pairs (chosen right, rejected wrong)"] == 0.25
+    assert column["anti-signal pairs (chosen wrong, rejected right)"] == 0.25
+    assert column["both wrong on severity"] == 0.25 and column["both right on severity"] == 0.25
 
 
 def _ultrafeedback_rows():

@@ -252,3 +252,66 @@ def test_precomputed_reference_gives_the_same_training_and_evaluation(tiny_sft, 
     torch.testing.assert_close(torch.tensor(loss_pre), torch.tensor(loss_online), atol=1e-5, rtol=1e-5)
     for key in ("eval_loss", "eval_rewards/margins", "eval_rewards/chosen"):
         assert abs(eval_pre[key] - eval_online[key]) < 1e-5, key
+
+
+def test_severity_weight_adds_exactly_the_weighted_digit_loss(tmp_path):
+    """The bootstrap SFT's weighted loss = TRL's token-averaged loss + (w - 1) x the severity digits' NLL / tokens:
+    only the severity token is up-weighted, and it is found in every answer."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from helpers.models import tiny_model
+    from helpers.task import load_split
+    from helpers.training.sft import severity_positions, severity_weighted_trainer
+
+    training.compact_lm_head(True)
+    model, tok = tiny_model(seed=1)
+    tok.padding_side = "right"
+    data = Dataset.from_list(training.sft_records(load_split("sft")[:3]))
+    args = SFTConfig(output_dir=str(tmp_path), max_length=384, report_to="none", use_cpu=True, bf16=False,
+                     gradient_checkpointing=False, per_device_train_batch_size=3)
+    plain = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok)
+    weighted = severity_weighted_trainer(tok, 5.0)(model=model, args=args, train_dataset=data, processing_class=tok)
+    batch = next(iter(plain.get_train_dataloader()))
+    digits = severity_positions(batch["labels"], tok)
+    assert digits.sum(1).tolist() == [1, 1, 1]
+    assert sorted(tok.convert_ids_to_tokens(batch["labels"][digits].tolist())) == sorted(
+        e["severity"][-1] for e in load_split("sft")[:3])
+    with torch.no_grad():
+        base = plain.compute_loss(model, dict(batch))
+        heavy = weighted.compute_loss(model, dict(batch))
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    logps = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, batch["labels"][:, 1:].clamp(min=0)[..., None])
+    digit_nll = -logps[..., 0][digits[:, 1:]].sum()
+    n_tokens = (batch["labels"][:, 1:] != -100).sum()
+    torch.testing.assert_close(heavy - base, 4.0 * digit_nll / n_tokens, atol=1e-4, rtol=1e-4)
+
+
+def test_sft_selection_leaves_the_hard_cases_out_and_names_bad_values():
+    from helpers.task import load_split
+
+    sft = load_split("sft")
+    ordinary = training.select_sft_examples(sft, 50, "ordinary")
+    assert len(ordinary) == 50 and not any(e["hard_case"] for e in ordinary)
+    assert len({e["severity"] for e in ordinary}) == 4
+    assert training.select_sft_examples(sft, 10, "all") == sft[:10]
+    with pytest.raises(ValueError, match="sft_selection='hard'"):
+        training.select_sft_examples(sft, 10, "hard")
+    with pytest.raises(ValueError, match="sft_examples=0"):
+        training.select_sft_examples(sft, 0)
+    with pytest.raises(ValueError, match="sft_examples=10000"):
+        training.select_sft_examples(sft, 10_000)
+
+
+def test_adapter_digest_follows_the_weights_not_the_path(tiny_sft, tmp_path):
+    import shutil
+
+    _, sft = tiny_sft
+    copy = tmp_path / "copy"
+    shutil.copytree(sft, copy)
+    assert training.adapter_digest(copy) == training.adapter_digest(sft)
+    weights = copy / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    assert training.adapter_digest(copy) != training.adapter_digest(sft)

@@ -1,0 +1,166 @@
+"""Choosing (prompt, chosen, rejected) pairs from scored samples: the pair-construction strategies.
+
+- "two_temperatures": the course's recipe. The answers at temperature 0.7 and 1.2; the judge picks one in a
+  pairwise comparison. Ties and identical answers are dropped.
+- "best_vs_worst": N answers each scored on its own; chosen = the best score, rejected = the worst (the
+  RLHF-Workflow recipe; UltraFeedback-binarized pairs the best with a random other). Pairs whose score gap is below
+  `min_gap` or whose texts are near-identical are dropped: they teach little and pull both answers' likelihood down
+  together (likelihood displacement).
+
+Every prompt gets one pair record, kept or dropped with the reason, so the data-quality report can count them.
+Pure functions over the sampling log: re-pairing with other thresholds costs no generation and no judge call.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+import re
+
+from helpers.task import build_messages
+
+STRATEGIES = ("two_temperatures", "best_vs_worst")
+TRIPLE_KEYS = ("prompt", "chosen", "rejected")
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"[\W_]+", " ", (text or "").lower()).strip()
+
+
+def similarity(a: str, b: str) -> float:
+    """Character similarity of two answers after lower-casing and dropping punctuation (1.0 = the same words)."""
+    return difflib.SequenceMatcher(None, _normal(a), _normal(b), autojunk=False).ratio()
+
+
+def _pair(record: dict, chosen: dict, rejected: dict, decided_by: str, gap: float | None) -> dict:
+    return {"id": record["id"], "severity": record["severity"], "hard_case": record.get("hard_case", False),
+            "status": "kept", "decided_by": decided_by, "score_gap": gap,
+            "prompt": None, "chosen": [{"role": "assistant", "content": chosen["text"]}],
+            "rejected": [{"role": "assistant", "content": rejected["text"]}],
+            "temperature_chosen": chosen["temperature"], "temperature_rejected": rejected["temperature"],
+            "score_chosen": chosen.get("score"), "score_rejected": rejected.get("score")}
+
+
+def _dropped(record: dict, status: str, decided_by: str = "", gap: float | None = None) -> dict:
+    return {"id": record["id"], "severity": record["severity"], "hard_case": record.get("hard_case", False),
+            "status": status, "decided_by": decided_by, "score_gap": gap}
+
+
+def _decided_by_scores(best: dict, worst: dict) -> str:
+    from helpers.judges import deciding_part
+
+    if best.get("details") and "severity" in best["details"] and "severity" in (worst.get("details") or {}):
+        return deciding_part(best["details"], worst["details"])  # the rubric judge: the part that differs
+    return "score gap"
+
+
+def best_vs_worst(record: dict, min_gap: float, near_identical: float, rng: random.Random) -> dict:
+    samples = [s for s in record["samples"] if not s["failed"] and s["score"] is not None]
+    if record.get("status") == "judge_failed" or len(samples) < 2:
+        return _dropped(record, "judge_failed")
+    order = list(range(len(samples)))
+    rng.shuffle(order)  # equal scores: a random one, not always the first temperature
+    ranked = sorted(order, key=lambda i: samples[i]["score"])
+    worst, best = samples[ranked[0]], samples[ranked[-1]]
+    gap = float(best["score"] - worst["score"])
+    if gap == 0:
+        return _dropped(record, "tie", "tie", gap)
+    if gap < min_gap:
+        return _dropped(record, "small_gap", _decided_by_scores(best, worst), gap)
+    if best["text"].strip() == worst["text"].strip() or similarity(best["text"], worst["text"]) >= near_identical:
+        return _dropped(record, "near_identical", _decided_by_scores(best, worst), gap)
+    return _pair(record, best, worst, _decided_by_scores(best, worst), gap)
+
+
+def two_temperatures(record: dict) -> dict:
+    course = record.get("course")
+    if course is None:
+        raise ValueError(f"record {record['id']}: no course comparison; the temperatures must include 0.7 and 1.2")
+    if course["failed"]:
+        return _dropped(record, "judge_failed")
+    i_low, i_high = record["course_indices"]
+    low, high = record["samples"][i_low], record["samples"][i_high]
+    if low["text"].strip() == high["text"].strip():
+        return _dropped(record, "identical")
+    if course["winner"] not in ("a", "b", "tie"):
+        raise ValueError(f"record {record['id']}: judge verdict {course['winner']!r} is not 'a', 'b' or 'tie'")
+    decided_by = (course.get("details") or {}).get("rule", "judge")
+    if course["winner"] == "tie":
+        return _dropped(record, "tie", decided_by)
+    a_is_low = course["low_first"]
+    low_won = (course["winner"] == "a") == a_is_low
+    chosen, rejected = (low, high) if low_won else (high, low)
+    gap = (chosen["score"] - rejected["score"]) if None not in (chosen.get("score"), rejected.get("score")) else None
+    return _pair(record, chosen, rejected, decided_by, gap)
+
+
+def select_pairs(records: list[dict], reports: dict[str, str], strategy: str = "best_vs_worst",
+                 min_gap: float = 1.0, near_identical: float = 0.98, seed: int = 0) -> list[dict]:
+    """One pair record per prompt for `strategy`: status "kept" (with the TRL triple, who decided it and the score
+    gap) or why it was dropped ("tie", "small_gap", "near_identical", "identical", "judge_failed").
+    `reports` maps example id -> report text (the prompt is rebuilt from it)."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"pair_strategy={strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    if min_gap < 0:
+        raise ValueError(f"min_score_gap={min_gap!r} must be >= 0")
+    if not 0 < near_identical <= 1:
+        raise ValueError(f"near_identical={near_identical!r} must be in (0, 1]")
+    rng = random.Random(seed)
+    out = []
+    for record in records:
+        pair = (best_vs_worst(record, min_gap, near_identical, rng) if strategy == "best_vs_worst"
+                else two_temperatures(record))
+        if pair["status"] == "kept":
+            pair["prompt"] = build_messages(reports[record["id"]])
+        out.append(pair)
+    return out
+
+
+def triples(pairs: list[dict]) -> list[dict]:
+    """Only the kept pairs, as {"prompt", "chosen", "rejected"} rows."""
+    return [{k: p[k] for k in TRIPLE_KEYS} for p in pairs if p.get("status") == "kept"]
+
+
+def to_dataset(pairs: list[dict], val_fraction: float = 0.1, seed: int = 0):
+    """Validated triples as a DatasetDict with a held-out "validation" split (split by example, seeded)."""
+    from datasets import Dataset, DatasetDict
+
+    from helpers.preferences.validation import PreferenceDataError, validate_preferences
+
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction={val_fraction!r} must be in [0, 1)")
+    kept = [p for p in pairs if p.get("status") == "kept"]
+    if not kept:
+        raise PreferenceDataError(f"no usable preference pairs among {len(pairs)} prompts: nothing to train on "
+                                  "(see the data-quality report for why each prompt was dropped)")
+    rows = triples(kept)
+    validate_preferences(rows)
+    ids = sorted(p["id"] for p in kept)
+    random.Random(seed).shuffle(ids)
+    n_val = int(round(len(ids) * val_fraction)) if len(ids) > 1 else 0
+    val_ids = set(ids[:n_val])
+    train = [row for row, p in zip(rows, kept, strict=True) if p["id"] not in val_ids]
+    val = [row for row, p in zip(rows, kept, strict=True) if p["id"] in val_ids]
+    features = _features()
+    return DatasetDict({"train": Dataset.from_list(train, features=features),
+                        "validation": Dataset.from_list(val, features=features)})
+
+
+def _features():
+    from datasets import Features, List, Value
+
+    msgs = List({"role": Value("string"), "content": Value("string")})
+    return Features({"prompt": msgs, "chosen": msgs, "rejected": msgs})
+
+
+def write_triples(pairs: list[dict], path) -> object:
+    """The kept pairs with their metadata, one JSON object per line (what DPO trains on, and why each was kept)."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    with path.open("w", encoding="utf-8") as f:
+        for p in pairs:
+            if p.get("status") == "kept":
+                f.write(json.dumps(p, ensure_ascii=False) + "\n")
+    return path

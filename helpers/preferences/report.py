@@ -1,0 +1,94 @@
+"""The data-quality report: what each pair-construction strategy would teach DPO, before any training.
+
+For every strategy, side by side: how many prompts gave a pair and why the others were dropped; which rule or
+score gap decided the pairs; the share of **signal pairs** (chosen right on severity, rejected wrong) and of
+**anti-signal pairs** (the reverse: DPO would learn the wrong severity); chosen and rejected lengths (verbosity
+bias) and format. Severity correctness is read against the gold label, whatever the judge was.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from helpers.task import parse_response
+
+
+def _text(pair: dict, key: str) -> str:
+    return pair[key][0]["content"]
+
+
+def pair_kind(pair: dict) -> str:
+    """"signal", "anti-signal", "both right" or "both wrong": severity of chosen and rejected against gold."""
+    c = parse_response(_text(pair, "chosen")).severity == pair["severity"]
+    r = parse_response(_text(pair, "rejected")).severity == pair["severity"]
+    return {(True, False): "signal", (False, True): "anti-signal", (True, True): "both right",
+            (False, False): "both wrong"}[(c, r)]
+
+
+def strategy_report(pairs: list[dict]) -> dict:
+    """One strategy's numbers, as an ordered dict (metric -> value)."""
+    n = len(pairs)
+    status = Counter(p["status"] for p in pairs)
+    kept = [p for p in pairs if p["status"] == "kept"]
+    row = {"prompts": n, "pairs kept": len(kept),
+           "prompts with no usable pair": n - len(kept),
+           "  dropped: tie": status["tie"] + status["identical"],
+           "  dropped: score gap too small": status["small_gap"],
+           "  dropped: near-identical": status["near_identical"],
+           "  dropped: judge failed": status["judge_failed"]}
+    if not kept:
+        return row
+    k = len(kept)
+    kinds = Counter(pair_kind(p) for p in kept)
+    row.update({"signal pairs (chosen right, rejected wrong)": kinds["signal"] / k,
+                "anti-signal pairs (chosen wrong, rejected right)": kinds["anti-signal"] / k,
+                "both right on severity": kinds["both right"] / k,
+                "both wrong on severity": kinds["both wrong"] / k})
+    for rule, count in sorted(Counter(p["decided_by"] for p in kept).items(), key=lambda kv: -kv[1]):
+        row[f"decided by: {rule}"] = count / k
+    gaps = [p["score_gap"] for p in kept if p.get("score_gap") is not None]
+    if gaps:
+        row["score gap (mean)"] = sum(gaps) / len(gaps)
+    lengths_c = [len(_text(p, "chosen")) for p in kept]
+    lengths_r = [len(_text(p, "rejected")) for p in kept]
+    row.update({
+        "chosen length (chars, mean)": sum(lengths_c) / k,
+        "rejected length (chars, mean)": sum(lengths_r) / k,
+        "chosen longer than rejected": sum(c > r for c, r in zip(lengths_c, lengths_r, strict=True)) / k,
+        "chosen format-valid": sum(parse_response(_text(p, "chosen")).valid for p in kept) / k,
+        "rejected format-valid": sum(parse_response(_text(p, "rejected")).valid for p in kept) / k,
+        "hard cases among pairs": sum(bool(p.get("hard_case")) for p in kept) / k,
+    })
+    return row
+
+
+def quality_report(pairs_by_strategy: dict[str, list[dict]]):
+    """The report for several strategies, one column each (a DataFrame; counts and shares)."""
+    import pandas as pd
+
+    rows = {name: strategy_report(pairs) for name, pairs in pairs_by_strategy.items()}
+    return pd.DataFrame(rows)
+
+
+def sample_report(records: list[dict]):
+    """How the N samples themselves look, per temperature: format-valid and severity-right shares, mean score,
+    and how many prompts had at least one right and one wrong severity (the raw material for signal pairs)."""
+    import pandas as pd
+
+    rows = {}
+    temps = sorted({s["temperature"] for r in records for s in r["samples"]})
+    for t in temps:
+        samples = [(r, s) for r in records for s in r["samples"] if s["temperature"] == t]
+        scored = [s["score"] for _, s in samples if s["score"] is not None]
+        rows[f"T={t}"] = {
+            "answers": len(samples),
+            "format-valid": sum(parse_response(s["text"]).valid for _, s in samples) / len(samples),
+            "severity right": sum(parse_response(s["text"]).severity == r["severity"] for r, s in samples)
+            / len(samples),
+            "judge score (mean)": sum(scored) / len(scored) if scored else float("nan"),
+        }
+    frame = pd.DataFrame(rows)
+    mixed = sum(len({parse_response(s["text"]).severity == r["severity"] for s in r["samples"]}) == 2
+                for r in records)
+    frame.attrs["prompts with a right and a wrong severity"] = mixed
+    return frame

@@ -1,0 +1,67 @@
+"""Checking preference rows before they reach the trainer: every bad row is named with its reason.
+
+Triples are in TRL's conversational format: "prompt" is a list of messages (system + user), "chosen" and
+"rejected" are one-message lists with the assistant's answer. Plain-string rows are accepted too.
+"""
+
+from __future__ import annotations
+
+TRIPLE_KEYS = ("prompt", "chosen", "rejected")
+
+
+class PreferenceDataError(ValueError):
+    """Preference rows that must not reach the trainer; the message lists every bad row with its reason."""
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _message_problem(messages, what: str, roles: tuple[str, ...]) -> str | None:
+    if not isinstance(messages, list) or not messages:
+        return f"{what} must be a non-empty list of messages"
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+            return f"{what}[{i}] is not a {{'role': str, 'content': str}} message"
+        if m["role"] not in roles:
+            return f"{what}[{i}] has role {m['role']!r}, expected one of {roles}"
+        if not m["content"].strip():
+            return f"{what}[{i}] has empty content"
+    return None
+
+
+def row_problem(row) -> str | None:
+    """Why one preference row is unusable, or None. Accepts conversational and plain-string rows."""
+    if not isinstance(row, dict):
+        return f"not a mapping but {type(row).__name__}"
+    missing = [k for k in TRIPLE_KEYS if k not in row]
+    if missing:
+        return "missing key(s): " + ", ".join(missing)
+    prompt, chosen, rejected = (row[k] for k in TRIPLE_KEYS)
+    if all(isinstance(v, str) for v in (prompt, chosen, rejected)):
+        for k in TRIPLE_KEYS:
+            if not row[k].strip():
+                return f"{k} is empty"
+        return "chosen and rejected are identical" if chosen.strip() == rejected.strip() else None
+    if not all(isinstance(v, list) for v in (prompt, chosen, rejected)):
+        kinds = {k: type(row[k]).__name__ for k in TRIPLE_KEYS}
+        return f"wrong types {kinds}: all three must be strings or all three lists of messages"
+    problem = (_message_problem(prompt, "prompt", ("system", "user", "assistant"))
+               or _message_problem(chosen, "chosen", ("assistant",))
+               or _message_problem(rejected, "rejected", ("assistant",)))
+    if problem:
+        return problem
+    if prompt[-1]["role"] != "user":
+        return "prompt must end with a user message"
+    if [m["content"].strip() for m in chosen] == [m["content"].strip() for m in rejected]:
+        return "chosen and rejected are identical"
+    return None
+
+
+def validate_preferences(rows, raise_on_error: bool = True) -> list[tuple[int, str]]:
+    """Check every row; return [(index, reason)] of the bad ones, or raise PreferenceDataError listing them all."""
+    bad = [(i, p) for i, row in enumerate(rows) if (p := row_problem(row))]
+    if bad and raise_on_error:
+        shown = "\n".join(f"  row {i}: {reason}" for i, reason in bad[:50])
+        more = f"\n  ... and {len(bad) - 50} more" if len(bad) > 50 else ""
+        raise PreferenceDataError(f"{len(bad)} of {len(rows)} preference rows are unusable:\n{shown}{more}")
+    return bad

@@ -1,0 +1,3 @@
+from helpers.training.cli import main
+
+raise SystemExit(main())

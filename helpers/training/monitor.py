@@ -1,0 +1,106 @@
+"""Watching a DPO run: KL(pi_theta || pi_ref) on held-out prompts, the log as a table, plain-language health flags."""
+
+from __future__ import annotations
+
+import torch
+
+
+def ref_adapter(model):
+    """Context manager: run `model` as the reference policy (the frozen copy of the SFT adapter)."""
+    from trl.trainer.utils import use_adapter
+
+    return use_adapter(model, "ref")
+
+
+@torch.no_grad()
+def policy_ref_kl(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, seed: int = 0,
+                  ref_context=ref_adapter) -> float:
+    """Monte-Carlo KL(pi_theta || pi_ref) per completion: sample from the policy at temperature 1, then average
+    sum_t [log pi_theta(y_t|...) - log pi_ref(y_t|...)] over the sampled completions' tokens."""
+    was_training = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(dev)
+    torch.manual_seed(seed)
+    out = model.generate(**enc, do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=max_new_tokens,
+                         pad_token_id=tokenizer.pad_token_id)
+    n_prompt = enc.input_ids.shape[1]
+    completion = out[:, n_prompt:]
+    is_eos = completion == tokenizer.eos_token_id
+    after_eos = (is_eos.cumsum(1) - is_eos.long()) > 0  # tokens after the first EOS are padding
+    mask = (~after_eos).long()
+    attention = torch.cat([enc.attention_mask, mask], 1)
+    positions = (attention.cumsum(-1) - 1).clamp(min=0)
+
+    def logps():
+        logits = model(input_ids=out, attention_mask=attention, position_ids=positions).logits[:, n_prompt - 1:-1]
+        return torch.log_softmax(logits.float(), -1).gather(-1, completion.unsqueeze(-1)).squeeze(-1)
+
+    policy = logps()
+    with ref_context(model):
+        ref = logps()
+    if was_training:
+        model.train()
+    return float((((policy - ref) * mask).sum(1)).mean())
+
+
+def kl_callback_class():
+    from transformers import TrainerCallback
+
+    class KLCallback(TrainerCallback):
+        """At each evaluation: KL(pi_theta || pi_ref) on held-out prompts, logged as eval_kl, warned when high."""
+
+        def __init__(self, tokenizer, prompts: list[str], max_new_tokens: int, warn_nats: float, seed: int = 0):
+            self.tokenizer, self.prompts = tokenizer, prompts
+            self.max_new_tokens, self.warn_nats, self.seed = max_new_tokens, warn_nats, seed
+            self.history: list[dict] = []
+            self.trainer = None
+
+        def measure(self, model, step: int) -> float:
+            kl = policy_ref_kl(model, self.tokenizer, self.prompts, self.max_new_tokens, seed=self.seed + step)
+            self.history.append({"step": step, "eval_kl": kl})
+            if kl > self.warn_nats:
+                import warnings
+
+                warnings.warn(f"KL(pi_theta || pi_ref) = {kl:.2f} nats at step {step} exceeds {self.warn_nats}: the "
+                              "policy is drifting from the SFT reference (beta too low or learning rate too high?)",
+                              stacklevel=2)
+            return kl
+
+        def on_evaluate(self, args, state, control, model=None, **kwargs):
+            kl = self.measure(model, state.global_step)
+            state.log_history.append({"eval_kl": kl, "step": state.global_step})
+
+    return KLCallback
+
+
+def log_frame(log_history: list[dict]):
+    """Trainer log history as a DataFrame indexed by step: training rows and eval rows side by side."""
+    import pandas as pd
+
+    frame = pd.DataFrame(log_history)
+    if frame.empty:
+        return frame
+    return frame.groupby("step").first().sort_index()
+
+
+def training_health(frame, kl_warn_nats: float = 5.0) -> list[str]:
+    """Plain-language flags for the two traps: a training gap that grows while the validation gap does not, and
+    a KL that explodes. [] when the curves look healthy."""
+    flags = []
+    train = frame["rewards/margins"].dropna() if "rewards/margins" in frame else []
+    val = frame["eval_rewards/margins"].dropna() if "eval_rewards/margins" in frame else []
+    if len(train) >= 2 and len(val) >= 2:
+        train_growth = train.iloc[-max(1, len(train) // 4):].mean() - train.iloc[: max(1, len(train) // 4)].mean()
+        val_growth = val.iloc[-1] - val.iloc[0]
+        if train_growth > 0 and val_growth <= 0.1 * train_growth:
+            flags.append(f"the training reward gap grew by {train_growth:.3f} but the validation gap by only "
+                         f"{val_growth:.3f}: the policy is fitting these pairs, not learning the preference")
+    if "eval_kl" in frame:
+        kl = frame["eval_kl"].dropna()
+        if len(kl) and kl.max() > kl_warn_nats:
+            flags.append(f"KL(pi_theta || pi_ref) reached {kl.max():.2f} nats (> {kl_warn_nats}): the policy is "
+                         "drifting from the SFT reference; raise beta or lower the learning rate")
+        if len(kl) >= 3 and kl.iloc[-1] > 3 * max(kl.iloc[1:-1].max(), 0.05):
+            flags.append(f"KL jumped to {kl.iloc[-1]:.2f} nats at the last evaluation: a spike, often instability")
+    return flags
