@@ -48,7 +48,8 @@ def severity_breakdown(table, examples: list[dict]):
     frame = pd.DataFrame(rows).T
     for sev in SEVERITIES:
         frame.loc["all", f"predicted {sev}"] = sum(p == sev for p in predicted) / len(predicted)
-    return frame.round(3)
+    frame = frame.round(3)
+    return frame.astype(object).where(frame.notna(), "")  # blank where a column does not apply to a group
 
 
 def compare_adapters(examples: list[dict], model_name: str, adapters: dict, max_new_tokens: int = 96,

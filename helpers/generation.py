@@ -11,6 +11,14 @@ from tqdm import tqdm  # text bars: readable in papermill logs and in JupyterLab
 from helpers.task import format_prompt
 
 
+def _length_order(tokenizer, prompts: list[str]) -> list[int]:
+    """Prompt indices sorted by token length, so each batch pads little; refuses a right-padding tokenizer."""
+    if tokenizer.padding_side != "left":
+        raise ValueError("generation needs a left-padding tokenizer (helpers.models.prepare_tokenizer sets it)")
+    lengths = [len(tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
+    return sorted(range(len(prompts)), key=lambda i: lengths[i])
+
+
 @torch.inference_mode()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 96, temperature: float = 0.0,
              top_p: float = 1.0, batch_size: int = 16, seed: int = 0, desc: str = "generating",
@@ -21,10 +29,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 96, tem
     """
     if not prompts:
         return []
-    if tokenizer.padding_side != "left":
-        raise ValueError("generation needs a left-padding tokenizer (helpers.models.prepare_tokenizer sets it)")
-    lengths = [len(tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+    order = _length_order(tokenizer, prompts)
     out: list[str | None] = [None] * len(prompts)
     dev = next(model.parameters()).device
     sampling = temperature > 0
@@ -80,10 +85,7 @@ def sample_n(model, tokenizer, prompts: list[str], temperatures: list[float], ma
         raise ValueError(f"temperatures={temperatures!r}: need at least one, all > 0")
     if not prompts:
         return []
-    if tokenizer.padding_side != "left":
-        raise ValueError("generation needs a left-padding tokenizer (helpers.models.prepare_tokenizer sets it)")
-    lengths = [len(tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+    order = _length_order(tokenizer, prompts)
     per_batch = max(1, batch_size // n)
     out: list[list[str] | None] = [None] * len(prompts)
     dev = next(model.parameters()).device

@@ -115,3 +115,20 @@ def test_checklist(tmp_path):
     (notes / "dpo_paper_notes.md").write_text("my notes")
     assert ev.checklist(tmp_path, notes).set_index("artifact").loc["DPO paper notes", "done"]
     assert isinstance(table, pd.DataFrame) and not table.loc["Reflection note", "done"]
+
+
+def test_severity_breakdown_shows_hard_cases_and_a_collapse():
+    from helpers.task import score_responses
+
+    examples = [e for e in load_split("eval") if not e["hard_case"]][:3] + \
+        [e for e in load_split("eval") if e["hard_case"]][:2]
+    answers = [gold(e) for e in examples[:3]] + [gold(e, severity="SEV1" if e["severity"] != "SEV1" else "SEV2")
+                                                 for e in examples[3:]]
+    table = score_responses(answers, examples)
+    table["response"] = answers
+    frame = ev.severity_breakdown(table, examples)
+    assert frame.loc["all", "severity_match"] == 0.6
+    assert frame.loc["ordinary", "severity_match"] == 1.0 and frame.loc["hard cases", "severity_match"] == 0.0
+    assert frame.loc["ordinary", "prompts"] == 3 and frame.loc["hard cases", "prompts"] == 2
+    predicted = [frame.loc["all", f"predicted SEV{k}"] for k in range(1, 5)]
+    assert sum(predicted) == pytest.approx(1.0) and frame.loc["hard cases", "predicted SEV1"] == ""

@@ -140,6 +140,18 @@ def test_health_flags():
     assert any("reached 9.00 nats" in f for f in flags) and any("jumped" in f for f in flags)
 
 
+def test_validation_gap_grows_from_zero_when_the_first_evaluation_is_late():
+    """The full run evaluated first at step 10 (gap 0.217) and last at step 14 (0.231): the gap grew from 0 (the
+    policy is the reference at step 0), it is not stuck. A late-only gap of 0 is still flagged."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"rewards/margins": [0.0, 0.02, 0.1, 0.15, 0.17, 0.12, 0.29, 0.2, 0.32, 0.21],
+                          "eval_rewards/margins": [None] * 7 + [0.217, None, 0.231]}, index=range(5, 15))
+    assert training.training_health(frame) == []
+    stuck = frame.assign(**{"eval_rewards/margins": [None] * 7 + [0.0, None, 0.001]})
+    assert "validation gap" in training.training_health(stuck)[0]
+
+
 def _cli_config(tiny_sft, tmp_path, name: str, n_rows: int, **dpo):
     """A YAML run config for `python -m helpers.training dpo` on the tiny model; the run writes to tmp_path/name."""
     import json
@@ -315,3 +327,36 @@ def test_adapter_digest_follows_the_weights_not_the_path(tiny_sft, tmp_path):
     data[-1] ^= 1
     weights.write_bytes(bytes(data))
     assert training.adapter_digest(copy) != training.adapter_digest(sft)
+
+
+def test_sweep_judges_each_variant_on_held_out_prompts_against_sft(tiny_sft, tmp_path):
+    from datasets import Dataset
+
+    from helpers.task import load_split
+    from helpers.training.sweep import dpo_sweep
+
+    base, sft = tiny_sft
+    config = _config(base, sft, tmp_path, max_steps=1, grad_accum=1, eval_steps=1)
+    table = dpo_sweep(config, {"lr 1e-2": {"learning_rate": 1e-2}, "plain": {"nll_weight": 0.0}},
+                      Dataset.from_list(_rows(4)), Dataset.from_list(_rows(2)), load_split("eval")[:3],
+                      ["<|im_start|>user\nx<|im_end|>\n"], tmp_path / "sweep", max_new_tokens=8, batch_size=3)
+    assert list(table.index) == ["SFT", "lr 1e-2", "plain"]
+    assert table.loc["SFT", "severity vs SFT"] == 0 and table.loc["SFT", "p (sign test)"] == 1
+    assert table.loc["plain", "steps"] == 1 and table.loc["lr 1e-2", "KL last"] is not None
+    assert (tmp_path / "sweep" / "sweep.csv").exists()
+    assert (tmp_path / "sweep" / "plain" / "dpo_adapter" / "adapter_config.json").exists()
+
+
+def test_nll_term_is_trls_rpo_loss():
+    config = training.DPORunConfig(nll_weight=0.5)
+    args = training.dpo_args(config, "/tmp/unused", has_eval=False)
+    assert args.loss_type == ["sigmoid", "sft"] and args.loss_weights == [1.0, 0.5]
+    plain = training.dpo_args(training.DPORunConfig(), "/tmp/unused", has_eval=False)
+    assert plain.loss_type == ["sigmoid"]
+
+
+@pytest.mark.parametrize("field, value", [("beta", 0.0), ("learning_rate", -1e-4), ("nll_weight", -1.0),
+                                          ("batch_size", 0)])
+def test_bad_dpo_settings_name_themselves(field, value):
+    with pytest.raises(ValueError, match=f"{field}={value!r}"):
+        training.DPORunConfig(**{field: value})

@@ -167,8 +167,9 @@ class ClaudeJudge:
                 f"Answer:\n{_clip(response)}\n\n"
                 "Score the answer from 1 to 10 against the rubric: 10 = a valid JSON answer in the required shape "
                 "with the right severity, the right component and a concise one-sentence summary that states only "
-                "facts from the report; 1 = no usable answer. Reply with JSON: a one-sentence rationale, then "
-                "score (an integer).")
+                "facts from the report; 1 = no usable answer. For this score the severity matters most: an answer "
+                "with the right severity scores above any answer with a wrong one (6 or more vs 5 or less), "
+                "however well formatted. Reply with JSON: a one-sentence rationale, then score (an integer).")
         return self._params(user, SCORE_SCHEMA)
 
     def _params(self, user: str, schema: dict) -> dict:

@@ -9,20 +9,28 @@ UltraFeedback alternative in the same format.
 - `ultrafeedback`: UltraFeedback (binarized) converted to the same triples.
 """
 
-from helpers.preferences.pairing import STRATEGIES, select_pairs, similarity, to_dataset, triples, write_triples
+from helpers.preferences.pairing import (
+    STRATEGIES,
+    available_strategies,
+    select_pairs,
+    similarity,
+    to_dataset,
+    triples,
+    write_triples,
+)
 from helpers.preferences.report import pair_kind, quality_report, sample_report, strategy_report
 from helpers.preferences.sampling import (
-                                          chunk_seed,
-                                          latest_records,
-                                          log_path,
-                                          read_records,
-                                          repair_torn_tail,
-                                          sample_and_score,
+    chunk_seed,
+    latest_records,
+    log_path,
+    read_records,
+    repair_torn_tail,
+    sample_and_score,
 )
 from helpers.preferences.ultrafeedback import load_ultrafeedback
 from helpers.preferences.validation import TRIPLE_KEYS, PreferenceDataError, row_problem, validate_preferences
 
-__all__ = ["STRATEGIES", "TRIPLE_KEYS", "PreferenceDataError", "chunk_seed", "latest_records", "load_ultrafeedback",
-           "log_path", "pair_kind", "quality_report", "read_records", "repair_torn_tail", "row_problem",
-           "sample_and_score", "sample_report", "select_pairs", "similarity", "strategy_report", "to_dataset",
-           "triples", "validate_preferences", "write_triples"]
+__all__ = ["STRATEGIES", "TRIPLE_KEYS", "PreferenceDataError", "available_strategies", "chunk_seed",
+           "latest_records", "load_ultrafeedback", "log_path", "pair_kind", "quality_report", "read_records",
+           "repair_torn_tail", "row_problem", "sample_and_score", "sample_report", "select_pairs", "similarity",
+           "strategy_report", "to_dataset", "triples", "validate_preferences", "write_triples"]

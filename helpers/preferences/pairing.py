@@ -94,6 +94,11 @@ def two_temperatures(record: dict) -> dict:
     return _pair(record, chosen, rejected, decided_by, gap)
 
 
+def available_strategies(records: list[dict]) -> list[str]:
+    """The strategies these samples support: "two_temperatures" needs answers at 0.7 and 1.2 in every record."""
+    return [s for s in STRATEGIES if s != "two_temperatures" or all("course" in r for r in records)]
+
+
 def select_pairs(records: list[dict], reports: dict[str, str], strategy: str = "best_vs_worst",
                  min_gap: float = 1.0, near_identical: float = 0.98, seed: int = 0) -> list[dict]:
     """One pair record per prompt for `strategy`: status "kept" (with the TRL triple, who decided it and the score

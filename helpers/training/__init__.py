@@ -14,38 +14,38 @@ from helpers.models import REPO_ROOT
 from helpers.training.card import write_run_card
 from helpers.training.cli import main, run_from_config
 from helpers.training.common import (
-                                     ARTIFACTS,
-                                     LORA_TARGETS,
-                                     compact_lm_head,
-                                     config_hash,
-                                     last_checkpoint,
-                                     library_versions,
-                                     lora_config,
+    ARTIFACTS,
+    LORA_TARGETS,
+    compact_lm_head,
+    config_hash,
+    last_checkpoint,
+    library_versions,
+    lora_config,
 )
 from helpers.training.dpo import (
-                                     DPORunConfig,
-                                     beta_demo,
-                                     dpo_args,
-                                     load_sft_policy,
-                                     make_dpo_trainer,
-                                     preference_hash,
-                                     train_dpo,
-                                     trained_tokens,
+    DPORunConfig,
+    beta_demo,
+    dpo_args,
+    load_sft_policy,
+    make_dpo_trainer,
+    preference_hash,
+    train_dpo,
+    trained_tokens,
 )
 from helpers.training.monitor import kl_callback_class, log_frame, policy_ref_kl, ref_adapter, training_health
 from helpers.training.sft import (
-                                     SFT_SELECTIONS,
-                                     adapter_digest,
-                                     bootstrap_sft,
-                                     resolve_sft_adapter,
-                                     select_sft_examples,
-                                     sft_records,
-                                     train_sft,
+    SFT_SELECTIONS,
+    adapter_digest,
+    bootstrap_sft,
+    resolve_sft_adapter,
+    select_sft_examples,
+    sft_records,
+    train_sft,
 )
 
 __all__ = ["ARTIFACTS", "LORA_TARGETS", "REPO_ROOT", "SFT_SELECTIONS", "DPORunConfig", "adapter_digest", "beta_demo",
-           "bootstrap_sft", "compact_lm_head", "config_hash", "dpo_args", "kl_callback_class", "last_checkpoint",
-           "library_versions", "load_sft_policy", "log_frame", "lora_config", "main", "make_dpo_trainer",
-           "policy_ref_kl", "preference_hash", "ref_adapter", "resolve_sft_adapter", "run_from_config",
-           "select_sft_examples", "sft_records", "train_dpo", "train_sft", "trained_tokens", "training_health",
-           "write_run_card"]
+    "bootstrap_sft", "compact_lm_head", "config_hash", "dpo_args", "kl_callback_class", "last_checkpoint",
+    "library_versions", "load_sft_policy", "log_frame", "lora_config", "main", "make_dpo_trainer",
+    "policy_ref_kl", "preference_hash", "ref_adapter", "resolve_sft_adapter", "run_from_config",
+    "select_sft_examples", "sft_records", "train_dpo", "train_sft", "trained_tokens", "training_health",
+    "write_run_card"]

@@ -43,7 +43,17 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     dpo = sub.add_parser("dpo")
     dpo.add_argument("--config", required=True, help="YAML file, see helpers/configs/dpo.yaml")
+    sweep = sub.add_parser("sweep", help="several DPO settings on the same pairs, judged on held-out prompts")
+    sweep.add_argument("--config", required=True, help="YAML file, see helpers/configs/dpo_sweep.yaml")
     args = parser.parse_args(argv)
+    if args.command == "sweep":
+        import pandas as pd
+
+        from helpers.training.sweep import run_sweep_from_config
+
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(run_sweep_from_config(args.config))
+        return 0
     summary = run_from_config(args.config)
     print(f"DPO adapter: {summary['adapter']} ({summary['global_steps']} steps, {summary['train_runtime']:.0f} s)")
     return 0

@@ -52,6 +52,14 @@ class DPORunConfig:
     checkpoint_dir: str = ""  # where checkpoints go (resume); default artifacts/dpo/<hash of config + data>
     extra: dict = field(default_factory=dict)  # any other DPOConfig field, passed through
 
+    def __post_init__(self):
+        checks = {"beta": self.beta > 0, "learning_rate": self.learning_rate > 0, "nll_weight": self.nll_weight >= 0,
+                  "epochs": self.epochs > 0, "batch_size": self.batch_size >= 1, "grad_accum": self.grad_accum >= 1}
+        for name, ok in checks.items():
+            if not ok:
+                rule = ">= 0" if name == "nll_weight" else ("> 0" if isinstance(getattr(self, name), float) else ">= 1")
+                raise ValueError(f"{name}={getattr(self, name)!r} must be {rule}")
+
 
 def load_sft_policy(model_name: str, sft_adapter: str):
     """The SFT policy as a trainable PEFT model. Continuing to train this adapter makes TRL keep a frozen copy

@@ -90,9 +90,12 @@ def training_health(frame, kl_warn_nats: float = 5.0) -> list[str]:
     flags = []
     train = frame["rewards/margins"].dropna() if "rewards/margins" in frame else []
     val = frame["eval_rewards/margins"].dropna() if "eval_rewards/margins" in frame else []
-    if len(train) >= 2 and len(val) >= 2:
+    if len(train) >= 2 and len(val) >= 1:
         train_growth = train.iloc[-max(1, len(train) // 4):].mean() - train.iloc[: max(1, len(train) // 4)].mean()
-        val_growth = val.iloc[-1] - val.iloc[0]
+        # at step 0 the policy is the reference, so every reward margin is 0 by construction: measure the
+        # validation gap's growth from there when no evaluation ran at step 0
+        val_start = val.iloc[0] if val.index[0] == 0 else 0.0
+        val_growth = val.iloc[-1] - val_start
         if train_growth > 0 and val_growth <= 0.1 * train_growth:
             flags.append(f"the training reward gap grew by {train_growth:.3f} but the validation gap by only "
                          f"{val_growth:.3f}: the policy is fitting these pairs, not learning the preference")
