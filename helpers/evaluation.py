@@ -330,7 +330,9 @@ def checklist(run_dir: str | Path, notes_dir: str | Path):
     notes = sorted(p for p in notes_dir.glob("*.md") if p.name != "README.md") if notes_dir.exists() else []
     items = [
         ("DPO paper notes", notes_dir / "*.md", bool(notes), f"{len(notes)} file(s)"),
-        ("500+ preference triples", prefs_path, n_triples >= 500, f"{n_triples} triples"),
+        ("500+ preference triples", prefs_path, n_triples >= 500,
+         f"{n_triples} triples" + ("" if n_triples >= 500 else " (pairs without a clear lesson are dropped on "
+                                   "purpose: Session B's data report says why; more prompts give more pairs)")),
         ("DPO-trained adapter", run_dir / "dpo_adapter", (run_dir / "dpo_adapter" / "adapter_config.json").exists(),
          ""),
         ("Run card", run_dir / "run_card.md", (run_dir / "run_card.md").exists(), ""),
