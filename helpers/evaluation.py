@@ -52,24 +52,31 @@ def severity_breakdown(table, examples: list[dict]):
     return frame.astype(object).where(frame.notna(), "")  # blank where a column does not apply to a group
 
 
+def adapter_scores(label: str, model_name: str, adapter, examples: list[dict], max_new_tokens: int = 96,
+                   batch_size: int = 16):
+    """answer_and_score for one model (base + `adapter`, or the base when None), loaded and released here."""
+    import gc
+
+    from helpers.models import load_model
+
+    model, tokenizer = load_model(model_name, adapter=adapter)
+    table = answer_and_score(model, tokenizer, examples, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                             desc=label)
+    del model
+    gc.collect()
+    return table
+
+
 def compare_adapters(examples: list[dict], model_name: str, adapters: dict, max_new_tokens: int = 96,
                      batch_size: int = 16):
     """Greedy answers of several adapters on the same prompts, scored: format, severity (overall and on hard
     cases) and component match with 95% bootstrap intervals, one row per model (a DataFrame)."""
-    import gc
-
     import pandas as pd
-
-    from helpers.models import load_model
 
     hard = np.array([bool(e.get("hard_case")) for e in examples])
     rows = []
     for label, adapter in adapters.items():
-        model, tokenizer = load_model(model_name, adapter=adapter)
-        table = answer_and_score(model, tokenizer, examples, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                                 desc=label)
-        del model
-        gc.collect()
+        table = adapter_scores(label, model_name, adapter, examples, max_new_tokens, batch_size)
         row = {"model": label}
         for metric, values in (("format", table["format_ok"]), ("severity", table["severity_match"]),
                                ("severity (hard cases)", table["severity_match"][hard]),

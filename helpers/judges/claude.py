@@ -250,24 +250,23 @@ class ClaudeJudge:
         return Verdict("tie", f"the two orders disagree (a-first says {first}, b-first says {second}): counted as a "
                        "tie", self.name, details=details)
 
-    def faithfulness(self, example: dict, response: str) -> Faithfulness:
+    def _pointwise(self, params: dict, read, result):
+        """One judgement of one answer: `read` takes the number out of the reply (JudgeCallError if unusable),
+        `result` (Faithfulness or Score) holds it, or a failure with no number."""
         try:
-            reply = self._call(self._faith_request(example, response), _faith_score)
-            score = _faith_score(reply)
+            reply = self._call(params, read)
+            value = read(reply)
         except JudgeCallError as err:
             self._failed()
-            return Faithfulness(None, "judge call failed", self.name, failed=True, error=str(err))
-        return Faithfulness(score, str(reply.get("rationale", ""))[:500], self.name)
+            return result(None, "judge call failed", self.name, failed=True, error=str(err))
+        return result(value, str(reply.get("rationale", ""))[:500], self.name)
+
+    def faithfulness(self, example: dict, response: str) -> Faithfulness:
+        return self._pointwise(self._faith_request(example, response), _faith_score, Faithfulness)
 
     def score(self, example: dict, response: str) -> Score:
         """One answer on its own, 1-10 against the rubric (JUDGE_SYSTEM), or a failed Score with score None."""
-        try:
-            reply = self._call(self._score_request(example, response), _point_score)
-            score = _point_score(reply)
-        except JudgeCallError as err:
-            self._failed()
-            return Score(None, "judge call failed", self.name, failed=True, error=str(err))
-        return Score(score, str(reply.get("rationale", ""))[:500], self.name)
+        return self._pointwise(self._score_request(example, response), _point_score, Score)
 
     def _many(self, fn, items, desc, progress):
         with ThreadPoolExecutor(self.concurrency) as pool:

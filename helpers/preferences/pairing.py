@@ -14,8 +14,10 @@ Pure functions over the sampling log: re-pairing with other thresholds costs no 
 from __future__ import annotations
 
 import difflib
+import json
 import random
 import re
+from pathlib import Path
 
 from helpers.task import build_messages
 
@@ -158,11 +160,8 @@ def _features():
     return Features({"prompt": msgs, "chosen": msgs, "rejected": msgs})
 
 
-def write_triples(pairs: list[dict], path) -> object:
+def write_triples(pairs: list[dict], path) -> Path:
     """The kept pairs with their metadata, one JSON object per line (what DPO trains on, and why each was kept)."""
-    import json
-    from pathlib import Path
-
     path = Path(path)
     with path.open("w", encoding="utf-8") as f:
         for p in pairs:

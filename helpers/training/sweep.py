@@ -14,20 +14,6 @@ from helpers.training.dpo import DPORunConfig, train_dpo
 from helpers.training.monitor import log_frame
 
 
-def _held_out(label: str, model_name: str, adapter, examples: list[dict], max_new_tokens: int, batch_size: int):
-    import gc
-
-    from helpers.evaluation import answer_and_score
-    from helpers.models import load_model
-
-    model, tokenizer = load_model(model_name, adapter=adapter)
-    table = answer_and_score(model, tokenizer, examples, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                             desc=label)
-    del model
-    gc.collect()
-    return table
-
-
 def dpo_sweep(base: DPORunConfig, variants: dict[str, dict], train_dataset, eval_dataset, eval_examples: list[dict],
               kl_prompts: list[str], out_dir: str | Path, max_new_tokens: int = 96, batch_size: int = 32):
     """One row per variant (DPORunConfig overrides on top of `base`), plus the SFT model as the first row:
@@ -36,10 +22,11 @@ def dpo_sweep(base: DPORunConfig, variants: dict[str, dict], train_dataset, eval
     import pandas as pd
 
     from helpers import stats
+    from helpers.evaluation import adapter_scores
 
     out_dir = Path(out_dir)
     hard = [bool(e.get("hard_case")) for e in eval_examples]
-    sft = _held_out("SFT", base.model_name, base.sft_adapter, eval_examples, max_new_tokens, batch_size)
+    sft = adapter_scores("SFT", base.model_name, base.sft_adapter, eval_examples, max_new_tokens, batch_size)
     rows = []
 
     def row(label, table, extra):
@@ -60,7 +47,8 @@ def dpo_sweep(base: DPORunConfig, variants: dict[str, dict], train_dataset, eval
         def last(col, frame=frame):
             return round(float(frame[col].dropna().iloc[-1]), 3) if col in frame and frame[col].notna().any() else None
 
-        table = _held_out(label, config.model_name, summary["adapter"], eval_examples, max_new_tokens, batch_size)
+        table = adapter_scores(label, config.model_name, summary["adapter"], eval_examples, max_new_tokens,
+                               batch_size)
         rows.append(row(label, table, {"steps": summary["global_steps"], "val margin": last("eval_rewards/margins"),
                                        "val accuracy": last("eval_rewards/accuracies"), "KL last": last("eval_kl")}))
     frame = pd.DataFrame(rows).set_index("variant")
