@@ -19,13 +19,63 @@ def _length_order(tokenizer, prompts: list[str]) -> list[int]:
     return sorted(range(len(prompts)), key=lambda i: lengths[i])
 
 
+def _common_prefix_len(rows: list[list[int]]) -> int:
+    """Length of the token prefix every row shares, leaving each row at least one token of its own."""
+    limit = min(len(r) for r in rows) - 1
+    n = 0
+    while n < limit and all(r[n] == rows[0][n] for r in rows):
+        n += 1
+    return n
+
+
+def _encode(tokenizer, prompts: list[str], share_prefix: bool, dev):
+    """(input_ids, attention_mask, prefix_len) for one batch.
+
+    With `share_prefix`, the token prefix all prompts share (the task's system prompt: 122 of ~150 tokens) comes
+    first and unpadded, and each prompt's own suffix is left-padded after it: [prefix][pads][suffix]. The prefix
+    is then computed once per batch instead of once per row. Without it, plain left padding (prefix_len 0).
+    """
+    rows = [tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
+    prefix = _common_prefix_len(rows) if share_prefix and len(rows) > 1 else 0
+    width = max(len(r) for r in rows) - prefix
+    pad = tokenizer.pad_token_id
+    ids = [r[:prefix] + [pad] * (width - len(r) + prefix) + r[prefix:] for r in rows]
+    mask = [[1] * prefix + [0] * (width - len(r) + prefix) + [1] * (len(r) - prefix) for r in rows]
+    return torch.tensor(ids, device=dev), torch.tensor(mask, device=dev), prefix
+
+
+def _prefill(model, ids: torch.Tensor, mask: torch.Tensor, prefix: int, repeats: int = 1):
+    """A KV cache holding every prompt token but the last, for `model.generate(past_key_values=...)`.
+
+    The shared `prefix` is computed for one row and copied to all; each row's suffix is then computed on top
+    (positions counted over unmasked tokens, so the middle padding shifts nothing); finally each row is copied
+    `repeats` times (N samples of one prompt share its whole prefill)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    if prefix:
+        model(input_ids=ids[:1, :prefix], position_ids=torch.arange(prefix, device=ids.device)[None],
+              past_key_values=cache, use_cache=True, logits_to_keep=1)
+        cache.batch_repeat_interleave(ids.shape[0])
+    if ids.shape[1] - 1 > prefix:
+        head = mask[:, :-1]
+        positions = (head.cumsum(-1) - 1).clamp(min=0)[:, prefix:]
+        model(input_ids=ids[:, prefix:-1], attention_mask=head, position_ids=positions, past_key_values=cache,
+              use_cache=True, logits_to_keep=1)
+    if repeats > 1:
+        cache.batch_repeat_interleave(repeats)
+    return cache
+
+
 @torch.inference_mode()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 96, temperature: float = 0.0,
              top_p: float = 1.0, batch_size: int = 16, seed: int = 0, desc: str = "generating",
-             progress: bool = True) -> list[str]:
+             progress: bool = True, share_prefix: bool = True) -> list[str]:
     """Completions (new text only, special tokens stripped) for already-formatted prompts, in input order.
 
     temperature 0 is greedy decoding; >0 samples, seeded so a re-run gives the same text on the same machine.
+    `share_prefix` computes the prompts' common token prefix (the system prompt) once per batch (see _prefill);
+    False is the plain left-padded way, kept for measuring.
     """
     if not prompts:
         return []
@@ -41,11 +91,11 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 96, tem
     torch.manual_seed(seed)
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     for batch in tqdm(batches, desc=desc, disable=not progress, unit="batch"):
-        enc = tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True,
-                        add_special_tokens=False).to(dev)
-        ids = model.generate(**enc, **gen_kwargs)
-        new = ids[:, enc.input_ids.shape[1]:]
-        for i, text in zip(batch, tokenizer.batch_decode(new, skip_special_tokens=True), strict=True):
+        ids, mask, prefix = _encode(tokenizer, [prompts[i] for i in batch], share_prefix, dev)
+        cache = _prefill(model, ids, mask, prefix) if share_prefix else None
+        gen = model.generate(input_ids=ids, attention_mask=mask, past_key_values=cache, **gen_kwargs)
+        texts = tokenizer.batch_decode(gen[:, ids.shape[1]:], skip_special_tokens=True)
+        for i, text in zip(batch, texts, strict=True):
             out[i] = text.strip()
     return out
 
@@ -73,12 +123,13 @@ def sample_n(model, tokenizer, prompts: list[str], temperatures: list[float], ma
     """N = len(temperatures) sampled answers per prompt (answer k at temperatures[k]), in input order:
     out[i][k] is prompt i's answer at temperatures[k].
 
-    With `shared_prefill` each prompt's KV cache is computed once and copied N times (DynamicCache's
-    batch_repeat_interleave), instead of N prefills of the same ~150-token prompt; the N rows then decode together
-    in one batch. `batch_size` counts sequences (prompts x N). Seeded: the same call gives the same text on the same
-    machine. `shared_prefill=False` is the naive way (each prompt repeated N times), kept for measuring.
+    With `shared_prefill` the batch's shared system prompt is computed once, each prompt's own tokens once, and
+    that cache copied N times (see _prefill), instead of N prefills of the same ~150-token prompt; the N rows
+    then decode together in one batch. `batch_size` counts sequences (prompts x N). Seeded: the same call gives
+    the same text on the same machine. `shared_prefill=False` is the naive way (each prompt repeated N times),
+    kept for measuring.
     """
-    from transformers import DynamicCache, LogitsProcessorList
+    from transformers import LogitsProcessorList
 
     n = len(temperatures)
     if n < 1 or any(t <= 0 for t in temperatures):
@@ -92,19 +143,9 @@ def sample_n(model, tokenizer, prompts: list[str], temperatures: list[float], ma
     torch.manual_seed(seed)
     batches = [order[i:i + per_batch] for i in range(0, len(order), per_batch)]
     for batch in tqdm(batches, desc=desc, disable=not progress, unit="batch"):
-        enc = tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True,
-                        add_special_tokens=False).to(dev)
-        ids = enc.input_ids.repeat_interleave(n, 0)
-        mask = enc.attention_mask.repeat_interleave(n, 0)
-        kwargs = {}
-        if shared_prefill and enc.input_ids.shape[1] > 1:
-            cache = DynamicCache(config=model.config)
-            head_mask = enc.attention_mask[:, :-1]
-            positions = (head_mask.cumsum(-1) - 1).clamp(min=0)
-            model(input_ids=enc.input_ids[:, :-1], attention_mask=head_mask, position_ids=positions,
-                  past_key_values=cache, use_cache=True)
-            cache.batch_repeat_interleave(n)
-            kwargs["past_key_values"] = cache
+        one, one_mask, prefix = _encode(tokenizer, [prompts[i] for i in batch], shared_prefill, dev)
+        ids, mask = one.repeat_interleave(n, 0), one_mask.repeat_interleave(n, 0)
+        kwargs = {"past_key_values": _prefill(model, one, one_mask, prefix, repeats=n)} if shared_prefill else {}
         temps = torch.tensor(temperatures, dtype=torch.float32).repeat(len(batch))
         gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=True,
                              temperature=1.0, top_k=0, top_p=1.0, pad_token_id=tokenizer.pad_token_id,

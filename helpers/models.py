@@ -49,30 +49,30 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
-def _native_bf16(dev: torch.device) -> bool:
-    if dev.type != "cuda":
-        return False  # CPUs without AVX512-BF16 emulate it: ~400x slower matmuls than fp32 on this course's CPU
-    try:
-        return torch.cuda.is_bf16_supported(including_emulation=False)
-    except TypeError:  # older torch without the keyword
-        return torch.cuda.get_device_capability()[0] >= 8
+def model_dtype(dev: torch.device | None = None, training: bool = False) -> torch.dtype:
+    """Weights dtype for loading (helpers.precision decides): bf16 on a CUDA GPU that does it natively; on a CPU
+    with native bf16, bf16 for inference and fp32 for training (under autocast); fp32 everywhere else."""
+    from helpers.precision import weights_dtype
 
-
-def model_dtype(dev: torch.device | None = None) -> torch.dtype:
-    """Weights dtype for loading: bf16 on a CUDA GPU that does it natively, fp32 everywhere else."""
-    return torch.bfloat16 if _native_bf16(dev or device()) else torch.float32
+    return weights_dtype(dev or device(), training=training)
 
 
 def precision_kwargs(dev: torch.device | None = None) -> dict:
     """TrainingArguments/DPOConfig/SFTConfig precision flags. Every trainer config in the workbook uses this.
 
     TRL's configs default to bf16=True; on a CPU without native bf16 that made one DPO step take 155 s
-    instead of 15 s in fp32. So: bf16 only on a CUDA GPU with native support, fp16 on older GPUs, fp32 else.
+    instead of 15 s in fp32. So bf16 autocast only where it is native (helpers.precision), fp16 on older GPUs.
     """
-    dev = dev or device()
-    if dev.type == "cuda":
-        return {"bf16": True, "fp16": False} if _native_bf16(dev) else {"bf16": False, "fp16": True}
-    return {"bf16": False, "fp16": False}
+    from helpers.precision import trainer_kwargs
+
+    return trainer_kwargs(dev or device())
+
+
+def precision_used(dev: torch.device | None = None) -> dict:
+    """{"name", "reason", "device"}: the precision this machine computes in, for run cards and run.json."""
+    from helpers.precision import decide
+
+    return decide(dev or device()).as_dict()
 
 
 # ----------------------------------------------------------------------------- tokenizer
@@ -194,10 +194,11 @@ def resolve_model_path(name_or_path: str) -> str:
 
 
 def load_model(name_or_path: str = DEFAULT_MODEL, adapter: str | Path | None = None, dev=None, dtype=None,
-               trainable_adapter: bool = False, merge_adapter: bool = True):
+               trainable_adapter: bool = False, merge_adapter: bool = True, for_training: bool = False):
     """(model, tokenizer) for the default model, a local HF folder or a hub id, plus an optional PEFT adapter.
 
-    The model is on `device()` in `model_dtype()` (fp32 on CPU) and in eval mode; the tokenizer has a chat
+    The model is on `device()` in `model_dtype()` and in eval mode (bf16 weights for inference on a machine with
+    native bf16, fp32 for training, `for_training` or a trainable adapter, and on other CPUs); the tokenizer has a chat
     template, a pad token and left padding. An adapter loaded for inference is merged into the weights
     (`merge_adapter`): same answers, and generation skips the LoRA side paths (1.24x faster measured here).
     A trainable adapter stays a PeftModel.
@@ -205,7 +206,7 @@ def load_model(name_or_path: str = DEFAULT_MODEL, adapter: str | Path | None = N
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dev = torch.device(dev) if dev is not None else device()
-    dtype = dtype or model_dtype(dev)
+    dtype = dtype or model_dtype(dev, training=for_training or trainable_adapter)
     path = resolve_model_path(str(name_or_path))
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)

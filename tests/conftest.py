@@ -1,6 +1,7 @@
 import os
 
 import pytest
+import torch
 
 # No hub is reachable here; fail fast instead of waiting on network timeouts.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -18,4 +19,4 @@ def tiny():
 def smollm():
     from helpers.models import load_model
 
-    return load_model()
+    return load_model(dtype=torch.float32)  # exact comparisons; what a notebook loads follows model_dtype()

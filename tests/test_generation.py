@@ -1,3 +1,5 @@
+import torch
+
 from helpers.generation import answer_reports, generate, sample_n
 from helpers.task import format_prompt
 
@@ -61,3 +63,19 @@ def test_bad_temperatures_are_named(tiny):
     model, tokenizer = tiny
     with pytest.raises(ValueError, match=r"temperatures=\[0.7, 0\]"):
         sample_n(model, tokenizer, ["x"], [0.7, 0], progress=False)
+
+
+def test_the_shared_system_prompt_is_computed_once_and_changes_no_answer(tiny):
+    """Prompts share the task's system prompt; generate() computes that prefix once per batch, pads each prompt's
+    own tokens after it, and gives the same greedy answers as plain left padding."""
+    from helpers.generation import _encode
+
+    model, tokenizer = tiny
+    prompts = [format_prompt(tokenizer, r) for r in REPORTS]
+    ids, mask, prefix = _encode(tokenizer, prompts, share_prefix=True, dev="cpu")
+    assert prefix > 100  # the system prompt
+    assert (mask[:, :prefix] == 1).all() and (mask.sum(1) == torch.tensor(
+        [len(tokenizer(p, add_special_tokens=False).input_ids) for p in prompts])).all()
+    shared = generate(model, tokenizer, prompts, max_new_tokens=12, batch_size=3, progress=False)
+    plain = generate(model, tokenizer, prompts, max_new_tokens=12, batch_size=3, progress=False, share_prefix=False)
+    assert shared == plain

@@ -8,26 +8,6 @@ from helpers.generation import answer_reports
 from helpers.models import ModelNotFoundError
 
 
-def test_cpu_precision_is_fp32():
-    assert models.precision_kwargs(torch.device("cpu")) == {"bf16": False, "fp16": False}
-    assert models.model_dtype(torch.device("cpu")) == torch.float32
-
-
-def test_gpu_precision_follows_native_bf16(monkeypatch):
-    monkeypatch.setattr(models, "_native_bf16", lambda dev: True)
-    assert models.precision_kwargs(torch.device("cuda")) == {"bf16": True, "fp16": False}
-    monkeypatch.setattr(models, "_native_bf16", lambda dev: False)
-    assert models.precision_kwargs(torch.device("cuda")) == {"bf16": False, "fp16": True}
-
-
-def test_trl_configs_would_default_to_bf16_without_us():
-    """The reason precision_kwargs exists: TRL turns bf16 on unless told otherwise."""
-    from trl import DPOConfig
-
-    assert DPOConfig(output_dir="/tmp/x", use_cpu=True).bf16 is True
-    assert DPOConfig(output_dir="/tmp/x", use_cpu=True, **models.precision_kwargs()).bf16 is False
-
-
 @pytest.mark.parametrize("name, needle", [
     ("gpt-5-nano", "tried the built-in name"),
     ("./no/such/folder", "does not exist"),
@@ -73,9 +53,11 @@ def test_local_folder_and_adapter_round_trip(tiny, tmp_path):
         expected = peft_model(ids).logits
     base_model = peft_model.unload()  # leaves the session's tiny model as it was
 
-    loaded, _ = models.load_model(str(tmp_path / "model"), adapter=tmp_path / "adapter", merge_adapter=False)
+    loaded, _ = models.load_model(str(tmp_path / "model"), adapter=tmp_path / "adapter", merge_adapter=False,
+                                  dtype=torch.float32)
     assert isinstance(loaded, PeftModel)
-    merged, _ = models.load_model(str(tmp_path / "model"), adapter=tmp_path / "adapter")  # for inference: merged
+    merged, _ = models.load_model(str(tmp_path / "model"), adapter=tmp_path / "adapter",  # for inference: merged
+                                  dtype=torch.float32)
     assert not isinstance(merged, PeftModel)
     with torch.no_grad():
         torch.testing.assert_close(loaded(ids).logits, expected)
@@ -88,11 +70,11 @@ def test_local_folder_and_adapter_round_trip(tiny, tmp_path):
 @pytest.mark.slow
 def test_default_model_loads_offline_and_answers(smollm):
     model, tokenizer = smollm
-    assert next(model.parameters()).dtype == torch.float32
     assert sum(p.numel() for p in model.parameters()) > 100e6
     t0 = time.perf_counter()
-    models.load_model()  # from the provisioned safetensors copy
+    default, _ = models.load_model()  # from the provisioned safetensors copy
     assert time.perf_counter() - t0 < 15
+    assert next(default.parameters()).dtype == models.model_dtype()  # bf16 only on a machine that does it natively
     answer = answer_reports(model, tokenizer, ["[ALERT] checkout-api down: 100% of requests return HTTP 502."],
                             max_new_tokens=40, progress=False)[0]
     assert len(answer.split()) >= 3

@@ -38,9 +38,10 @@ def _config(base, sft, tmp_path, **kw):
     return training.DPORunConfig(**{**defaults, **kw})
 
 
-def test_reference_is_the_sft_model_not_the_base(tiny_sft, tmp_path):
+def test_reference_is_the_sft_model_not_the_base(tiny_sft, tmp_path, monkeypatch):
     from datasets import Dataset
 
+    monkeypatch.setenv("WORKBOOK_PRECISION", "fp32")  # an exact comparison (bf16's own error: tests/test_precision.py)
     base, sft = tiny_sft
     trainer = training.make_dpo_trainer(_config(base, sft, tmp_path), Dataset.from_list(_rows(2)),
                                         output_dir=tmp_path / "out")

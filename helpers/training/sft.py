@@ -36,7 +36,7 @@ def train_sft(examples: list[dict], output_dir: str | Path, model_name: str = DE
 
     output_dir = Path(output_dir)
     compact_lm_head(True)
-    model, tokenizer = load_model(model_name)
+    model, tokenizer = load_model(model_name, for_training=True)
     tokenizer.padding_side = "right"  # training pads on the right; generation helpers use left
     args = SFTConfig(
         output_dir=str(output_dir), num_train_epochs=epochs, learning_rate=learning_rate,
