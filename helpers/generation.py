@@ -52,16 +52,19 @@ def _prefill(model, ids: torch.Tensor, mask: torch.Tensor, prefix: int, repeats:
     `repeats` times (N samples of one prompt share its whole prefill)."""
     from transformers import DynamicCache
 
+    # The decoder alone fills the cache: no LM head, whose logits a prefill never needs. (Through the head, even
+    # with logits_to_keep=1, bf16 on the CPU held ~53 MB per row at once: +1.7 GB for a batch of 32, measured.)
+    body = model.get_decoder() if hasattr(model, "get_decoder") else model
     cache = DynamicCache(config=model.config)
     if prefix:
-        model(input_ids=ids[:1, :prefix], position_ids=torch.arange(prefix, device=ids.device)[None],
-              past_key_values=cache, use_cache=True, logits_to_keep=1)
+        body(input_ids=ids[:1, :prefix], position_ids=torch.arange(prefix, device=ids.device)[None],
+             past_key_values=cache, use_cache=True)
         cache.batch_repeat_interleave(ids.shape[0])
     if ids.shape[1] - 1 > prefix:
         head = mask[:, :-1]
         positions = (head.cumsum(-1) - 1).clamp(min=0)[:, prefix:]
-        model(input_ids=ids[:, prefix:-1], attention_mask=head, position_ids=positions, past_key_values=cache,
-              use_cache=True, logits_to_keep=1)
+        body(input_ids=ids[:, prefix:-1], attention_mask=head, position_ids=positions, past_key_values=cache,
+             use_cache=True)
     if repeats > 1:
         cache.batch_repeat_interleave(repeats)
     return cache

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -113,6 +114,61 @@ def parameters_for(profile: str, notebook: str, run_dir: Path, profiles: dict | 
 # ----------------------------------------------------------------------------- running
 
 
+class PeakMemory:
+    """Peak resident memory (MB) of this process's child processes while the block runs: the notebook's kernel
+    and anything it starts. Linux keeps each process's own high-water mark (VmHWM), so sampling every
+    `interval` seconds misses no short spike of one process; the sum over several processes is sampled.
+
+        with PeakMemory() as peak:
+            ...run a notebook...
+        peak.mb
+    """
+
+    def __init__(self, interval: float = 0.5):
+        self.interval, self.mb = interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    @staticmethod
+    def _process_mb(proc) -> float:
+        try:
+            with open(f"/proc/{proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return proc.memory_info().rss / 2 ** 20  # no /proc (macOS): sampled RSS
+
+    def _sample(self) -> None:
+        import psutil
+
+        total = 0.0
+        for proc in psutil.Process().children(recursive=True):
+            try:
+                mb = self._process_mb(proc)
+            except psutil.Error:
+                continue  # ended between listing and reading
+            total += mb
+            self.mb = max(self.mb, mb)
+        self.mb = max(self.mb, total)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.mb = round(self.mb, 1)
+        return False
+
+
+
 def check_kernel(kernel: str = KERNEL) -> None:
     from jupyter_client.kernelspec import find_kernel_specs
 
@@ -125,9 +181,12 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
         kernel: str = KERNEL, timeout_s: int = 3 * 3600, runs_dir: Path = RUNS_DIR) -> Path:
     """Execute the notebooks in order into runs_dir/<run_id>/; returns the run folder.
 
-    Writes run.json with the profile, parameters and each notebook's wall time and status.
+    Writes run.json with the profile, the precision used, and each notebook's parameters, status, wall time and
+    peak resident memory (its kernel's, sampled by PeakMemory).
     """
     import papermill as pm
+
+    from helpers.models import precision_used
 
     problems = profile_problems()
     if problems:
@@ -141,7 +200,7 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
     run_dir.mkdir(parents=True, exist_ok=True)
     record_path = run_dir / "run.json"
     record = {"run_id": run_id, "profile": profile, "kernel": kernel, "started": dt.datetime.now().isoformat(),
-              "notebooks": {}}
+              "precision": precision_used(), "notebooks": {}}
     if record_path.exists():  # running more notebooks into an existing run folder keeps the earlier records
         record["notebooks"] = json.loads(record_path.read_text()).get("notebooks", {})
     for name in notebooks:
@@ -152,18 +211,21 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
         entry = {"parameters": params, "status": "running"}
         record["notebooks"][name] = entry
         record_path.write_text(json.dumps(record, indent=2) + "\n")
+        peak = PeakMemory()
         try:
-            pm.execute_notebook(str(notebook_path(name)), str(out), parameters=params, kernel_name=kernel,
-                                cwd=str(REPO_ROOT), log_output=True, progress_bar=False,
-                                execution_timeout=timeout_s)
+            with peak:
+                pm.execute_notebook(str(notebook_path(name)), str(out), parameters=params, kernel_name=kernel,
+                                    cwd=str(REPO_ROOT), log_output=True, progress_bar=False,
+                                    execution_timeout=timeout_s)
             entry["status"] = "ok"
         except Exception:
             entry["status"] = "failed"
             raise
         finally:
             entry["wall_s"] = round(time.perf_counter() - t0, 1)
+            entry["peak_rss_mb"] = peak.mb
             record_path.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"[{profile}] {name} done in {entry['wall_s']} s", flush=True)
+        print(f"[{profile}] {name} done in {entry['wall_s']} s, peak memory {peak.mb / 1024:.2f} GB", flush=True)
     record["finished"] = dt.datetime.now().isoformat()
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return run_dir

@@ -61,6 +61,11 @@ def test_smoke_run_executes_all_notebooks_and_records_metrics(tmp_path):
     run_dir = workbook.run("smoke", run_id="ci", runs_dir=tmp_path)
     record = json.loads((run_dir / "run.json").read_text())
     assert [record["notebooks"][n]["status"] for n in NOTEBOOKS] == ["ok"] * 3
+    from helpers.models import precision_used
+
+    assert record["precision"] == precision_used()
+    peaks = [record["notebooks"][n]["peak_rss_mb"] for n in NOTEBOOKS]
+    assert all(300 < p < 3 * 1024 for p in peaks), peaks  # a kernel with torch loaded, and within the 3 GB budget
     for name in NOTEBOOKS:
         executed = json.loads((run_dir / f"{name}.ipynb").read_text())
         assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
@@ -83,6 +88,16 @@ def test_smoke_run_executes_all_notebooks_and_records_metrics(tmp_path):
     for name in ("three_way_table.md", "three_way_table.csv", "run_card.md", "run_card.json", "reflection.md",
                  "summary.md", "preferences.jsonl"):
         assert (run_dir / name).exists(), name
+
+
+def test_peak_memory_catches_a_short_spike_in_a_child_process():
+    import subprocess
+    import sys
+
+    spike = "import time; b = bytearray(400 * 2 ** 20); b[::4096] = b'x' * len(b[::4096]); del b; time.sleep(0.6)"
+    with workbook.PeakMemory(interval=0.2) as peak:
+        subprocess.run([sys.executable, "-c", spike], check=True)
+    assert 400 <= peak.mb < 600
 
 
 def test_missing_metrics_point_to_the_notebook(tmp_path):

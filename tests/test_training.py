@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -125,6 +127,10 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(tiny_sft, tmp_pat
     card = json_path.read_text()
     for key in ("v0.1", "preference_data", "sha256_16", "trl", "final_metrics", "tokens_per_second"):
         assert key in card
+    from helpers.models import precision_used
+
+    assert json.loads(card)["training"]["precision"] == precision_used()
+    assert f"- precision: {precision_used()['name']} on cpu" in md_path.read_text()
     assert "# DPO run card v0.1" in md_path.read_text()
 
 

@@ -10,6 +10,12 @@ from helpers.training.common import library_versions
 from helpers.training.monitor import log_frame
 
 
+def _precision_line(precision: dict | None) -> str:
+    if not precision:
+        return "not recorded"
+    return f"{precision['name']} on {precision['device']} ({precision['reason']})"
+
+
 def write_run_card(run_dir: str | Path, version: str, summary: dict, preference_counts: dict,
                    extra_metrics: dict | None = None) -> tuple[Path, Path]:
     """The DPO run card, as JSON and Markdown in the run folder: version tag, config, preference-data hash and
@@ -28,7 +34,7 @@ def write_run_card(run_dir: str | Path, version: str, summary: dict, preference_
                                                          **preference_counts},
         "training": {"steps": summary["global_steps"], "seconds": summary["train_runtime"],
                      "trained_tokens": summary["trained_tokens"], "tokens_per_second": summary["tokens_per_second"],
-                     "resumed_from": summary["resumed_from"]},
+                     "resumed_from": summary["resumed_from"], "precision": summary.get("precision")},
         "final_metrics": {"train": last_train, "eval": evals,
                           "kl_last": float(kl.iloc[-1]) if kl is not None and len(kl) else None,
                           "kl_max": float(kl.max()) if kl is not None and len(kl) else None, **(extra_metrics or {})},
@@ -41,6 +47,7 @@ def write_run_card(run_dir: str | Path, version: str, summary: dict, preference_
              f"- preference data: {preference_counts} (sha256/16 `{summary['preference_hash']}`)",
              f"- training: {card['training']['steps']} steps in {card['training']['seconds']:.0f} s, "
              f"{card['training']['tokens_per_second']:.0f} trained tokens/s",
+             f"- precision: {_precision_line(summary.get('precision'))}",
              "", "## Config", "", "| key | value |", "| --- | --- |"]
     lines += [f"| {k} | {v} |" for k, v in summary["config"].items() if k != "extra"]
     lines += ["", "## Final metrics", "", "| metric | value |", "| --- | --- |"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from helpers.models import DEFAULT_MODEL, load_model, precision_kwargs
+from helpers.models import DEFAULT_MODEL, load_model, precision_kwargs, precision_used
 from helpers.training.common import ARTIFACTS, compact_lm_head, config_hash, last_checkpoint
 from helpers.training.monitor import kl_callback_class, log_frame, policy_ref_kl
 
@@ -196,7 +196,7 @@ def train_dpo(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts
         "n_eval": len(eval_dataset) if eval_dataset is not None else 0,
         "final_eval": final_eval,
         "log_history": trainer.state.log_history + [h for h in (kl_cb.history if kl_cb else []) if h["step"] == 0],
-        "config": asdict(config), "world_size": trainer.args.world_size,
+        "config": asdict(config), "world_size": trainer.args.world_size, "precision": precision_used(),
     }
     if main_process:
         (out_dir / "train_summary.json").write_text(json.dumps(summary, indent=1, default=str))
