@@ -280,8 +280,10 @@ def trl_dpo_loss(model, ref_model, tokenizer, triples: list[dict], beta: float, 
 
     from helpers.training import DPORunConfig, dpo_args
 
-    # Session B's own trainer settings (sigmoid loss, precision), one batch holding every triple, no truncation
-    args = dpo_args(DPORunConfig(beta=beta, batch_size=len(triples)), output_dir, has_eval=False, max_length=None)
+    # Session B's own trainer settings (sigmoid loss), one batch holding every triple, no truncation, and fp32:
+    # this checks the arithmetic, which bf16 autocast would blur (its own error: tests/test_precision.py)
+    args = dpo_args(DPORunConfig(beta=beta, batch_size=len(triples)), output_dir, has_eval=False, max_length=None,
+                    bf16=False, fp16=False)
     trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=Dataset.from_list(triples),
                          processing_class=tokenizer)
     batch = next(iter(trainer.get_train_dataloader()))

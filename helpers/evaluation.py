@@ -55,15 +55,13 @@ def severity_breakdown(table, examples: list[dict]):
 def adapter_scores(label: str, model_name: str, adapter, examples: list[dict], max_new_tokens: int = 96,
                    batch_size: int = 16):
     """answer_and_score for one model (base + `adapter`, or the base when None), loaded and released here."""
-    import gc
-
-    from helpers.models import load_model
+    from helpers.models import load_model, release_memory
 
     model, tokenizer = load_model(model_name, adapter=adapter)
     table = answer_and_score(model, tokenizer, examples, max_new_tokens=max_new_tokens, batch_size=batch_size,
                              desc=label)
     del model
-    gc.collect()
+    release_memory()
     return table
 
 
@@ -92,11 +90,9 @@ def side_by_side(examples: list[dict], models: dict, max_new_tokens: int = 96, b
 
     `models` maps a column name to (model_name, adapter or None); each model is loaded, used and released in turn.
     """
-    import gc
-
     import pandas as pd
 
-    from helpers.models import load_model
+    from helpers.models import load_model, release_memory
 
     table = pd.DataFrame({"report": [e["report"] for e in examples], "gold": [e["severity"] for e in examples]})
     for name, (model_name, adapter) in models.items():
@@ -104,7 +100,7 @@ def side_by_side(examples: list[dict], models: dict, max_new_tokens: int = 96, b
         table[name] = answer_reports(model, tokenizer, [e["report"] for e in examples], max_new_tokens=max_new_tokens,
                                      batch_size=batch_size, desc=name)
         del model
-        gc.collect()
+        release_memory()
     return table
 
 
@@ -119,11 +115,12 @@ def cached_answers(label: str, model_name: str, adapter, examples: list[dict], c
                    max_new_tokens: int = 96, batch_size: int = 16) -> list[str]:
     """Greedy answers of one model, cached in cache_dir/<label>.jsonl keyed by example id and settings, so
     re-running the scoring costs no generation; only missing answers are generated (and appended)."""
-    from helpers.models import load_model
+    from helpers.models import load_model, model_dtype, release_memory
 
     path = Path(cache_dir) / f"{label.replace('+', '_plus_')}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    settings = {"model": model_name, "adapter": str(adapter) if adapter else None, "max_new_tokens": max_new_tokens}
+    settings = {"model": model_name, "adapter": str(adapter) if adapter else None, "max_new_tokens": max_new_tokens,
+                "dtype": str(model_dtype()).removeprefix("torch.")}  # bf16 and fp32 answers differ a little
     cached = {}
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -143,6 +140,7 @@ def cached_answers(label: str, model_name: str, adapter, examples: list[dict], c
                 f.write(json.dumps({"id": e["id"], "settings": settings, "response": response}) + "\n")
                 cached[e["id"]] = response
         del model
+        release_memory()
     return [cached[e["id"]] for e in examples]
 
 

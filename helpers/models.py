@@ -75,6 +75,32 @@ def precision_used(dev: torch.device | None = None) -> dict:
     return decide(dev or device()).as_dict()
 
 
+def release_memory() -> None:
+    """Hand memory freed by Python back to the operating system: a garbage collection, then glibc's malloc_trim.
+
+    Without the trim, the C allocator keeps the pages a training run freed, and the next phase's allocations do
+    not fit in them: measured on a Zen 5 (bf16), an SFT run left 1.85 GB resident after it returned, and loading
+    the SFT model and generating 32 answers then peaked at 2.62 GB, against 1.57 GB after a trim (to 0.65 GB).
+    Called after each training run and each model evaluation. A no-op where there is no glibc.
+    """
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    trim_heap()
+
+
+def trim_heap() -> None:
+    """glibc's malloc_trim(0): return the C heap's free pages to the OS (a few ms; a no-op without glibc)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 # ----------------------------------------------------------------------------- tokenizer
 
 

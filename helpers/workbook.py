@@ -126,6 +126,7 @@ class PeakMemory:
 
     def __init__(self, interval: float = 0.5):
         self.interval, self.mb = interval, 0.0
+        self.trace: list[tuple[float, float]] = []  # (unix time, resident MB of the children now), for profiling
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -143,15 +144,17 @@ class PeakMemory:
     def _sample(self) -> None:
         import psutil
 
-        total = 0.0
+        total = now = 0.0
         for proc in psutil.Process().children(recursive=True):
             try:
                 mb = self._process_mb(proc)
+                now += proc.memory_info().rss / 2 ** 20
             except psutil.Error:
                 continue  # ended between listing and reading
             total += mb
             self.mb = max(self.mb, mb)
         self.mb = max(self.mb, total)
+        self.trace.append((round(time.time(), 2), round(now, 1)))
 
     def _watch(self) -> None:
         while not self._stop.wait(self.interval):
@@ -167,6 +170,29 @@ class PeakMemory:
         self.mb = round(self.mb, 1)
         return False
 
+
+
+def memory_by_cell(run_dir: str | Path, notebook: str, top: int = 8):
+    """Which cells of an executed notebook held the most memory: the largest resident size of its kernel sampled
+    while each cell ran (from <notebook>.memory.json, written by the runner), as a DataFrame, largest first."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    trace = json.loads((run_dir / f"{notebook}.memory.json").read_text())
+    cells = json.loads((run_dir / f"{notebook}.ipynb").read_text())["cells"]
+    rows = []
+    for i, cell in enumerate(cells):
+        meta = cell.get("metadata", {}).get("papermill", {})
+        if cell["cell_type"] != "code" or not meta.get("start_time") or not meta.get("end_time"):
+            continue
+        start = dt.datetime.fromisoformat(meta["start_time"].replace("Z", "+00:00")).timestamp()
+        end = dt.datetime.fromisoformat(meta["end_time"].replace("Z", "+00:00")).timestamp()
+        during = [mb for t, mb in trace if start <= t <= end + 0.5]
+        if during:
+            rows.append({"cell": i, "seconds": round(end - start, 1), "peak_mb": max(during),
+                         "code": "".join(cell["source"]).strip().splitlines()[0][:70]})
+    frame = pd.DataFrame(rows)
+    return frame.sort_values("peak_mb", ascending=False).head(top) if len(frame) else frame
 
 
 def check_kernel(kernel: str = KERNEL) -> None:
@@ -225,6 +251,7 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
             entry["wall_s"] = round(time.perf_counter() - t0, 1)
             entry["peak_rss_mb"] = peak.mb
             record_path.write_text(json.dumps(record, indent=2) + "\n")
+            (run_dir / f"{name}.memory.json").write_text(json.dumps(peak.trace) + "\n")
         print(f"[{profile}] {name} done in {entry['wall_s']} s, peak memory {peak.mb / 1024:.2f} GB", flush=True)
     record["finished"] = dt.datetime.now().isoformat()
     record_path.write_text(json.dumps(record, indent=2) + "\n")

@@ -30,3 +30,40 @@ def test_notebook_walls_come_from_the_latest_complete_full_run(tmp_path):
 
 def test_matmul_bound_is_measured():
     assert bench.matmul_gflops(n=256, repeats=2) > 0.1
+
+
+def test_notebook_peaks_come_from_the_latest_full_run(tmp_path):
+    folder = tmp_path / "r"
+    folder.mkdir()
+    nbs = {"01": {"status": "ok", "wall_s": 10.0, "peak_rss_mb": 900.0},
+           "02": {"status": "ok", "wall_s": 20.0, "peak_rss_mb": 2500.0}}
+    (folder / "run.json").write_text(json.dumps({"run_id": "r", "profile": "full", "notebooks": nbs}))
+    assert bench.notebook_peaks(tmp_path) == {"run": "r", "01": 900.0, "02": 2500.0}
+
+
+def test_the_table_shows_precision_both_bounds_speedups_and_memory(capsys):
+    """What issue #12 asks `make bench` to print, from a bench.json-shaped record."""
+    out = {
+        "machine": "AMD EPYC", "cpus": 2, "bf16_flags": ["avx512_bf16"], "date": "2026-11-29",
+        "bench_seconds": 300.0,
+        "precision": {"name": "bf16", "reason": "CPU with native bf16", "device": "cpu"},
+        "matmul_fp32_gflops": 200.0, "matmul_bf16_gflops": 800.0,
+        "dpo": {"tokens_per_second": 400.0, "step_seconds": 2.0, "mfu": 0.4, "mfu_vs_fp32_bound": 1.6},
+        "dpo_fp32": {"tokens_per_second": 200.0}, "dpo_speedup_vs_fp32": 2.0,
+        "dpo_no_checkpointing": {"tokens_per_second": 520.0},
+        "dpo_full_lm_head": {"tokens_per_second": 300.0}, "dpo_speedup_compact_lm_head": 1.33,
+        "generation": {"dtype": "bfloat16", "batch_size": 32, "batched_tokens_per_s": 460.0,
+                       "plain_batched_tokens_per_s": 340.0, "single_tokens_per_s": 46.0, "speedup": 10.0,
+                       "speedup_plain": 7.4, "same_as_plain": "14/32"},
+        "sampling": {"N=4": {"shared_tokens_per_s": 300.0, "naive_tokens_per_s": 200.0, "speedup": 1.5,
+                             "identical_answers": "32/32"}},
+        "memory": {"dpo_peak_mb": 1500.0, "runtime_mb": 430.0},
+        "notebooks_full_profile": {"run": "r", "02": 1200.0, "total_s": 1200.0},
+        "notebook_peaks_mb": {"run": "r", "02": 2048.0},
+    }
+    bench.print_table(out)
+    text = capsys.readouterr().out
+    for needle in ("precision used", "bf16", "DPO MFU vs the bf16 bound", "40%", "DPO MFU vs the fp32 bound",
+                   "160%", "batched is 10.0x (target >= 6x", "1.50x the naive way", "peak 2.00 GB",
+                   "target <= 3 GB", "bf16 is 2.00x"):
+        assert needle in text, needle

@@ -103,3 +103,21 @@ def test_peak_memory_catches_a_short_spike_in_a_child_process():
 def test_missing_metrics_point_to_the_notebook(tmp_path):
     with pytest.raises(FileNotFoundError, match="03_three_way_eval.ipynb"):
         workbook.load_metrics(tmp_path, "03_three_way_eval")
+
+
+def test_memory_by_cell_names_the_cell_that_held_the_most(tmp_path):
+    def times(i):
+        return {"start_time": f"2026-11-29T04:00:{10 * i:02d}.000000Z",
+                "end_time": f"2026-11-29T04:00:{10 * i + 9:02d}.000000Z"}
+
+    cells = [{"cell_type": "code", "source": [f"step_{i}()\n"], "metadata": {"papermill": times(i)}}
+             for i in range(3)]
+    (tmp_path / "nb.ipynb").write_text(json.dumps({"cells": cells}))
+    import datetime as dt
+
+    t0 = dt.datetime(2026, 11, 29, 4, 0, tzinfo=dt.timezone.utc).timestamp()
+    trace = [(t0 + s, 500.0 + (2000.0 if 12 <= s <= 15 else 0.0)) for s in range(0, 30)]
+    (tmp_path / "nb.memory.json").write_text(json.dumps(trace))
+    frame = workbook.memory_by_cell(tmp_path, "nb")
+    assert frame.iloc[0]["code"] == "step_1()" and frame.iloc[0]["peak_mb"] == 2500.0
+    assert len(frame) == 3

@@ -6,8 +6,9 @@
 - `card`: the run card.
 - `cli`: `python -m helpers.training dpo --config ...`.
 
-Every trainer config goes through `helpers.models.precision_kwargs()` and turns off TRL's default gradient
-checkpointing (it recomputes activations: slower, and a 135M model does not need the memory).
+Every trainer config goes through `helpers.models.precision_kwargs()` (bf16 autocast only where native). Gradient
+checkpointing is on (issue #12): it recomputes activations, 1.31x the DPO step time, and keeps Session B's kernel
+within 3 GB resident on a CPU (`DPORunConfig.gradient_checkpointing=False` trades the memory back for speed).
 """
 
 from helpers.models import REPO_ROOT

@@ -51,3 +51,24 @@ def library_versions() -> dict:
 
     names = ["torch", "transformers", "trl", "peft", "datasets", "accelerate", "anthropic"]
     return {n: md.version(n) for n in names}
+
+
+def release_memory_callback():
+    """A TrainerCallback that trims the C heap after every optimizer step and evaluation (models.trim_heap).
+
+    Why: micro-batches of varying length leave the allocator's freed pages fragmented, and resident memory crept
+    up step after step: measured on a Zen 5 (bf16, DPO micro-batch 1), 1.4 -> 2.4 GB over 32 steps without it,
+    1.2 -> 1.5 GB with it.
+    """
+    from transformers import TrainerCallback
+
+    from helpers.models import trim_heap
+
+    class ReleaseMemory(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            trim_heap()
+
+        def on_evaluate(self, args, state, control, **kwargs):
+            trim_heap()
+
+    return ReleaseMemory()

@@ -32,8 +32,9 @@ def policy_ref_kl(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
     attention = torch.cat([enc.attention_mask, mask], 1)
     positions = (attention.cumsum(-1) - 1).clamp(min=0)
 
-    def logps():
-        logits = model(input_ids=out, attention_mask=attention, position_ids=positions).logits[:, n_prompt - 1:-1]
+    def logps():  # the LM head over the completion positions only (not the ~150 prompt tokens): 3x less memory
+        logits = model(input_ids=out, attention_mask=attention, position_ids=positions,
+                       logits_to_keep=completion.shape[1] + 1).logits[:, :-1]
         return torch.log_softmax(logits.float(), -1).gather(-1, completion.unsqueeze(-1)).squeeze(-1)
 
     policy = logps()
