@@ -45,8 +45,10 @@ class DPORunConfig:
     kl_warn_nats: float = 5.0  # a visible warning when the KL estimate exceeds this
     compact_lm_head: bool = True  # LM head on completion tokens only (see compact_lm_head); False: TRL's default
     # reference log-probs computed once, before training (TRL's precompute_ref_log_probs), so each evaluation skips
-    # the reference pass: the same losses, 13% less wall time on a 48-pair run with 3 evaluations here
-    precompute_ref: bool = True
+    # the reference pass: the same losses, 13% less wall time on a 48-pair run with 3 evaluations, but on the full
+    # run only 1,394 -> 1,377 s; and that one pass over 455 pairs lifted Session B's kernel from 2.0 to 4.1 GB
+    # resident (Zen 5, bf16, 2026-11-29). Off: the reference runs with each micro-batch instead, within 3 GB.
+    precompute_ref: bool = False
     # recompute activations in the backward pass instead of keeping them: measured on a Zen 5 (bf16, micro-batch 1,
     # 6 steps of 4) 2.04 GB peak resident vs 2.50, for 1.31x the time; what keeps Session B within 3 GB
     gradient_checkpointing: bool = True
