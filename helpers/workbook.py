@@ -117,7 +117,8 @@ def parameters_for(profile: str, notebook: str, run_dir: Path, profiles: dict | 
 class PeakMemory:
     """Peak resident memory (MB) of this process's child processes while the block runs: the notebook's kernel
     and anything it starts. Linux keeps each process's own high-water mark (VmHWM), so sampling every
-    `interval` seconds misses no short spike of one process; the sum over several processes is sampled.
+    `interval` seconds misses no short spike of one process; with several processes the sum of their high-water
+    marks is taken, an upper bound (their peaks may not coincide).
 
         with PeakMemory() as peak:
             ...run a notebook...
