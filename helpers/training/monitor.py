@@ -58,6 +58,9 @@ def kl_callback_class():
             self.trainer = None
 
         def measure(self, model, step: int) -> float:
+            from helpers.models import trim_heap
+
+            trim_heap()  # what the evaluation just freed goes back before sampling, not on top of it
             kl = policy_ref_kl(model, self.tokenizer, self.prompts, self.max_new_tokens, seed=self.seed + step)
             self.history.append({"step": step, "eval_kl": kl})
             if kl > self.warn_nats:
