@@ -122,7 +122,7 @@ class _RowTemperature:
 @torch.inference_mode()
 def sample_n(model, tokenizer, prompts: list[str], temperatures: list[float], max_new_tokens: int = 96,
              batch_size: int = 32, seed: int = 0, shared_prefill: bool = True, desc: str = "sampling",
-             progress: bool = True) -> list[list[str]]:
+             progress: bool = True, on_batch=None) -> list[list[str]]:
     """N = len(temperatures) sampled answers per prompt (answer k at temperatures[k]), in input order:
     out[i][k] is prompt i's answer at temperatures[k].
 
@@ -130,7 +130,8 @@ def sample_n(model, tokenizer, prompts: list[str], temperatures: list[float], ma
     that cache copied N times (see _prefill), instead of N prefills of the same ~150-token prompt; the N rows
     then decode together in one batch. `batch_size` counts sequences (prompts x N). Seeded: the same call gives
     the same text on the same machine. `shared_prefill=False` is the naive way (each prompt repeated N times),
-    kept for measuring.
+    kept for measuring. `on_batch(indices, answers)`, when given, is called after each batch with the prompts'
+    indices and their N answers, so a caller can save work as it goes (a kill then loses one batch at most).
     """
     from transformers import LogitsProcessorList
 
@@ -156,4 +157,6 @@ def sample_n(model, tokenizer, prompts: list[str], temperatures: list[float], ma
         texts = tokenizer.batch_decode(gen[:, ids.shape[1]:], skip_special_tokens=True)
         for j, i in enumerate(batch):
             out[i] = [t.strip() for t in texts[j * n:(j + 1) * n]]
+        if on_batch is not None:
+            on_batch(list(batch), [out[i] for i in batch])
     return out

@@ -204,9 +204,35 @@ def check_kernel(kernel: str = KERNEL) -> None:
                            f"kernel with `python -m ipykernel install --sys-prefix --name {kernel}`)")
 
 
+def new_run_dir(runs_dir: Path, profile: str, run_id: str | None = None, resume: bool = False) -> Path:
+    """A run folder that no other run uses: runs_dir/<timestamp>-<profile>, with -2, -3, ... when another run
+    started in the same second (the folder is created atomically, so two runs never share one). An explicit
+    `run_id` that exists is refused unless `resume` says to add to it: a finished run is never overwritten."""
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    if run_id:
+        path = runs_dir / run_id
+        try:
+            path.mkdir()
+        except FileExistsError:
+            if not resume:
+                raise FileExistsError(f"run folder {path} exists: pass --resume to run notebooks into it again, or "
+                                      "choose another --run-id (or none, for a new one)") from None
+        return path
+    base = f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{profile}"
+    for k in range(1, 1000):
+        path = runs_dir / (base if k == 1 else f"{base}-{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a new run folder for {base} in {runs_dir}")
+
+
 def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, ...] = NOTEBOOKS,
-        kernel: str = KERNEL, timeout_s: int = 3 * 3600, runs_dir: Path = RUNS_DIR) -> Path:
-    """Execute the notebooks in order into runs_dir/<run_id>/; returns the run folder.
+        kernel: str = KERNEL, timeout_s: int = 3 * 3600, runs_dir: Path = RUNS_DIR, resume: bool = False) -> Path:
+    """Execute the notebooks in order into runs_dir/<run_id>/ (a new folder unless `resume`); returns the folder.
 
     Writes run.json with the profile, the precision used, and each notebook's parameters, status, wall time and
     peak resident memory (its kernel's, sampled by PeakMemory).
@@ -222,9 +248,8 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
     if profile not in profiles:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)}")
     check_kernel(kernel)
-    run_id = run_id or f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{profile}"
-    run_dir = Path(runs_dir) / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = new_run_dir(runs_dir, profile, run_id, resume)
+    run_id = run_dir.name
     record_path = run_dir / "run.json"
     record = {"run_id": run_id, "profile": profile, "kernel": kernel, "started": dt.datetime.now().isoformat(),
               "precision": precision_used(), "notebooks": {}}
@@ -262,7 +287,8 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Run the workbook's notebooks headless with papermill.")
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "full"))
-    parser.add_argument("--run-id", default=None)
+    parser.add_argument("--run-id", default=None, help="default: a new <timestamp>-<profile> folder")
+    parser.add_argument("--resume", action="store_true", help="run into the existing --run-id folder again")
     parser.add_argument("--notebooks", nargs="*", default=list(NOTEBOOKS), choices=NOTEBOOKS)
     parser.add_argument("--check", action="store_true", help="only check profiles against the notebooks")
     args = parser.parse_args(argv)
@@ -271,7 +297,11 @@ def main(argv=None) -> int:
         print("\n".join(problems) or "profiles match the notebooks' parameters cells")
         return 1 if problems else 0
     t0 = time.perf_counter()
-    run_dir = run(args.profile, args.run_id, tuple(args.notebooks))
+    try:
+        run_dir = run(args.profile, args.run_id, tuple(args.notebooks), resume=args.resume)
+    except (FileExistsError, ValueError) as err:  # a bad argument: one line, not a traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(f"\nDone in {time.perf_counter() - t0:.0f} s. Results: {run_dir}")
     print("  executed notebooks: " + ", ".join(sorted(p.name for p in run_dir.glob('*.ipynb'))))
     summary = run_dir / "summary.md"

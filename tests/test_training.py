@@ -15,24 +15,6 @@ def _rows(n=6):
              "rejected": [{"role": "assistant", "content": "it is fine " * (i + 1)}]} for i in range(n)]
 
 
-@pytest.fixture(scope="module")
-def tiny_sft(tmp_path_factory):
-    """A tiny base model folder and a non-trivial LoRA "SFT" adapter on it."""
-    from peft import get_peft_model
-
-    from helpers.models import tiny_model
-
-    root = tmp_path_factory.mktemp("tiny")
-    model, tokenizer = tiny_model(seed=3)
-    model.save_pretrained(root / "base")
-    tokenizer.save_pretrained(root / "base")
-    cfg = training.lora_config(r=4)
-    cfg.init_lora_weights = False  # random, non-zero: the SFT policy differs from the base
-    sft = get_peft_model(model, cfg)
-    sft.save_pretrained(root / "sft")
-    return root / "base", root / "sft"
-
-
 def _config(base, sft, tmp_path, **kw):
     defaults = dict(model_name=str(base), sft_adapter=str(sft), batch_size=2, grad_accum=1, max_steps=2,
                     eval_steps=1, save_steps=1, kl_prompts=2, kl_max_new_tokens=8,

@@ -3,7 +3,7 @@
 This is the expensive half of building preference data (generation and judging); choosing pairs from the scored
 samples is cheap and lives in `pairing.py`, so a learner can try another pairing rule without sampling again.
 
-One JSONL record per prompt is appended (and fsynced) as soon as its chunk is done, so an interrupted build
+One JSONL record per prompt is appended (and fsynced) as soon as its generation batch is scored, so an interrupted build
 resumes where it stopped and loses no finished prompt. A judge call that fails is recorded as a failure (score
 None), never as a score; the next run re-scores only those answers, from the samples already in the log.
 When the temperatures include 0.7 and 1.2, the course's recipe (the judge picks between those two) is judged in
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from helpers.cache import content_hash, exclusive
 from helpers.generation import sample_n
 from helpers.task import format_prompt
 
@@ -66,11 +67,13 @@ def latest_records(records: list[dict]) -> dict[str, dict]:
 
 
 def log_path(sft_adapter, judge_name: str, settings: dict) -> Path:
-    """Where a build keeps its resumable log: artifacts/preferences/<hash of what determines the samples>."""
+    """Where a build keeps its resumable log: artifacts/preferences/<hash of what determines the samples>, the
+    SFT adapter by the content of its weights, not its path (a model retrained into the same folder is new)."""
     from helpers.task import REPO_ROOT
+    from helpers.training.sft import adapter_digest
 
-    key = json.dumps({"sft": str(sft_adapter), "judge": judge_name, **settings}, sort_keys=True)
-    return REPO_ROOT / "artifacts" / "preferences" / hashlib.sha256(key.encode()).hexdigest()[:12] / "samples.jsonl"
+    key = content_hash({"sft_sha": adapter_digest(sft_adapter), "judge": judge_name, **settings}, n=12)
+    return REPO_ROOT / "artifacts" / "preferences" / key / "samples.jsonl"
 
 
 def _course_indices(temperatures) -> tuple[int, int] | None:
@@ -121,26 +124,56 @@ def _rescore(record: dict, example: dict, judge) -> dict:
     return record
 
 
+def example_sha(example: dict) -> str:
+    """The content of one example (report, labels, everything): a record is reused only for the same content."""
+    return content_hash(example)
+
+
+def _check_unique_ids(examples: list[dict]) -> None:
+    seen = set()
+    for i, e in enumerate(examples):
+        if e["id"] in seen:
+            raise ValueError(f"duplicate example id {e['id']!r} (prompt {i}): each prompt needs its own id, or "
+                             "its samples would overwrite another's in the log")
+        seen.add(e["id"])
+
+
 def sample_and_score(examples: list[dict], model, tokenizer, judge, out_path: str | Path,
                      temperatures=(0.7, 1.2, 1.0, 1.0), max_new_tokens: int = 96, batch_size: int = 32,
                      chunk_size: int = 64, seed: int = 0, progress: bool = True) -> list[dict]:
     """Sample len(temperatures) answers per prompt (answer k at temperatures[k], one shared prefill per prompt),
     score each with `judge.score_many`, and append one record per prompt to `out_path` as it goes.
 
-    A record: {"id", "severity", "hard_case", "scenario", "judge", "samples": [{"text", "temperature", "score",
-    "failed", "error", "rationale", "details"}], "status": "scored" | "judge_failed"}, plus, when the temperatures
-    include 0.7 and 1.2, "course": the judge's pairwise verdict between those two (shown in a random order).
-    Re-running resumes: scored prompts are skipped, failed judge calls are retried. Returns the latest record
-    of every example asked for, in input order.
+    A record: {"id", "example_sha", "severity", "hard_case", "scenario", "judge", "samples": [{"text",
+    "temperature", "score", "failed", "error", "rationale", "details"}], "status": "scored" | "judge_failed"},
+    plus, when the temperatures include 0.7 and 1.2, "course": the judge's pairwise verdict between those two
+    (shown in a random order). The seed is drawn per chunk of `chunk_size` prompts, and records are appended after
+    every generation batch (batch_size // N prompts), so a kill loses one batch at most (about 6 s of work on a
+    2-core CPU). Re-running resumes: prompts already scored for the same example content are skipped, failed
+    judge calls are retried. One build writes a log at a time (a second one waits, then finds the work done).
+    Returns the latest record of every example asked for, in input order.
     """
     if len(temperatures) < 2:
         raise ValueError(f"temperatures={list(temperatures)!r}: need at least two answers per prompt to make a pair")
+    _check_unique_ids(examples)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(out_path, "this preference log"):
+        _sample_and_score(examples, model, tokenizer, judge, out_path, list(temperatures), max_new_tokens,
+                          batch_size, chunk_size, seed, progress)
+    latest = latest_records(read_records(out_path))
+    return [latest[e["id"]] for e in examples if e["id"] in latest]
+
+
+def _sample_and_score(examples, model, tokenizer, judge, out_path: Path, temperatures: list[float],
+                      max_new_tokens: int, batch_size: int, chunk_size: int, seed: int, progress: bool) -> None:
     repair_torn_tail(out_path)
     by_id = {e["id"]: e for e in examples}
-    previous = latest_records(read_records(out_path))
-    failed = [r for i, r in previous.items() if i in by_id and r["status"] == "judge_failed"]
+    shas = {e["id"]: example_sha(e) for e in examples}
+    # a record of an example whose content has changed since (same id, other report or labels) is not reused
+    previous = {i: r for i, r in latest_records(read_records(out_path)).items()
+                if i in by_id and r.get("example_sha") == shas[i]}
+    failed = [r for r in previous.values() if r["status"] == "judge_failed"]
     if failed:
         if progress:
             print(f"re-scoring {len(failed)} prompts whose judge calls failed last time")
@@ -149,41 +182,40 @@ def sample_and_score(examples: list[dict], model, tokenizer, judge, out_path: st
     if progress and previous:
         print(f"resuming: {len(examples) - len(todo)} prompts already sampled in {out_path}, {len(todo)} to go")
     course = _course_indices(temperatures)
-    bar = tqdm(total=len(todo), desc=f"{len(temperatures)} answers per prompt, scored", unit="prompt",
-               disable=not progress)
+    n = len(temperatures)
+    bar = tqdm(total=len(todo), desc=f"{n} answers per prompt, scored", unit="prompt", disable=not progress)
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start:start + chunk_size]
         seed_k = chunk_seed(seed, [e["id"] for e in chunk])
-        prompts = [format_prompt(tokenizer, e["report"]) for e in chunk]
-        answers = sample_n(model, tokenizer, prompts, list(temperatures), max_new_tokens=max_new_tokens,
-                           batch_size=batch_size, seed=seed_k, progress=False)
-        scores = judge.score_many([(e, a) for e, texts in zip(chunk, answers, strict=True) for a in texts],
-                                  progress=False)
-        n = len(temperatures)
-        records = []
         rng = random.Random(seed_k)
-        for j, (example, texts) in enumerate(zip(chunk, answers, strict=True)):
-            record = {"id": example["id"], "severity": example["severity"],
-                      "hard_case": bool(example.get("hard_case")), "scenario": example.get("scenario"),
-                      "judge": judge.name,
-                      "samples": [_sample_entry(t, temp, s) for t, temp, s
-                                  in zip(texts, temperatures, scores[j * n:(j + 1) * n], strict=True)]}
-            records.append(record)
-        if course:
-            items, orders = [], []
-            for example, record in zip(chunk, records, strict=True):
-                low, high = record["samples"][course[0]]["text"], record["samples"][course[1]]["text"]
-                low_first = rng.random() < 0.5  # random order, so position bias is not temperature
-                items.append((example, low, high) if low_first else (example, high, low))
-                orders.append(low_first)
-            verdicts = judge.compare_many(items, progress=False)
-            for record, verdict, low_first in zip(records, verdicts, orders, strict=True):
-                record["course_indices"] = list(course)
-                record["course"] = _course_entry(verdict, low_first)
-        for record in records:
-            record["status"] = _status(record)
-        _write(out_path, records)
-        bar.update(len(chunk))
+        low_first = [rng.random() < 0.5 for _ in chunk]  # random order, so position bias is not temperature
+
+        def save_batch(indices: list[int], answers: list[list[str]], chunk=chunk, low_first=low_first) -> None:
+            batch = [chunk[i] for i in indices]
+            scores = judge.score_many([(e, a) for e, texts in zip(batch, answers, strict=True) for a in texts],
+                                      progress=False)
+            records = []
+            for j, (example, texts) in enumerate(zip(batch, answers, strict=True)):
+                records.append({"id": example["id"], "example_sha": shas[example["id"]],
+                                "severity": example["severity"], "hard_case": bool(example.get("hard_case")),
+                                "scenario": example.get("scenario"), "judge": judge.name,
+                                "samples": [_sample_entry(t, temp, s) for t, temp, s
+                                            in zip(texts, temperatures, scores[j * n:(j + 1) * n], strict=True)]})
+            if course:
+                items = []
+                for i, example, record in zip(indices, batch, records, strict=True):
+                    low, high = record["samples"][course[0]]["text"], record["samples"][course[1]]["text"]
+                    items.append((example, low, high) if low_first[i] else (example, high, low))
+                verdicts = judge.compare_many(items, progress=False)
+                for i, record, verdict in zip(indices, records, verdicts, strict=True):
+                    record["course_indices"] = list(course)
+                    record["course"] = _course_entry(verdict, low_first[i])
+            for record in records:
+                record["status"] = _status(record)
+            _write(out_path, records)
+            bar.update(len(batch))
+
+        prompts = [format_prompt(tokenizer, e["report"]) for e in chunk]
+        sample_n(model, tokenizer, prompts, temperatures, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                 seed=seed_k, progress=False, on_batch=save_batch)
     bar.close()
-    latest = latest_records(read_records(out_path))
-    return [latest[e["id"]] for e in examples if e["id"] in latest]

@@ -30,6 +30,7 @@ from helpers.training.dpo import (
     load_sft_policy,
     make_dpo_trainer,
     preference_hash,
+    run_key,
     train_dpo,
     trained_tokens,
 )
@@ -47,6 +48,6 @@ from helpers.training.sft import (
 __all__ = ["ARTIFACTS", "LORA_TARGETS", "REPO_ROOT", "SFT_SELECTIONS", "DPORunConfig", "adapter_digest", "beta_demo",
     "bootstrap_sft", "compact_lm_head", "config_hash", "dpo_args", "kl_callback_class", "last_checkpoint",
     "library_versions", "load_sft_policy", "log_frame", "lora_config", "main", "make_dpo_trainer",
-    "policy_ref_kl", "preference_hash", "ref_adapter", "resolve_sft_adapter", "run_from_config",
+    "policy_ref_kl", "preference_hash", "ref_adapter", "resolve_sft_adapter", "run_from_config", "run_key",
     "select_sft_examples", "sft_records", "train_dpo", "train_sft", "trained_tokens", "training_health",
     "write_run_card"]

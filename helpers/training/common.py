@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
+from helpers.cache import last_checkpoint as last_checkpoint  # re-exported: SFT and DPO resume with it
 from helpers.models import REPO_ROOT
 
 ARTIFACTS = REPO_ROOT / "artifacts"
@@ -36,14 +36,6 @@ def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05):
 
 def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
-
-
-def last_checkpoint(output_dir: Path) -> str | None:
-    """The newest checkpoint-N folder in output_dir, to resume an interrupted run from."""
-    checkpoints = sorted(Path(output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(checkpoints[-1]) if checkpoints else None
-
-
 
 
 def library_versions() -> dict:

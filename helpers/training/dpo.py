@@ -148,17 +148,69 @@ def trained_tokens(tokenizer, rows) -> int:
     return total
 
 
+def run_key(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts: list[str] | None = None) -> str:
+    """What a DPO run's result depends on, by content: the settings, the SFT adapter's weights (not its path), the
+    training and validation pairs, the KL prompts and the precision. Its checkpoints live under this key."""
+    from helpers.training.sft import adapter_digest
+
+    settings = {**asdict(config), "sft_adapter": adapter_digest(config.sft_adapter) if config.sft_adapter else "",
+                "checkpoint_dir": ""}
+    return config_hash({**settings, "data": preference_hash(train_dataset),
+                        "eval": preference_hash(eval_dataset) if eval_dataset is not None else "",
+                        "kl_prompts": kl_prompts or [], "precision": precision_used()["name"]})
+
+
+FINISHED = "finished"  # <checkpoint dir>/finished/: the final adapter and summary of a run that completed
+
+
+def _reuse_finished(ckpt_dir: Path, out_dir: Path) -> dict | None:
+    """A finished run's summary, its adapter copied to out_dir/dpo_adapter; None when the run has not finished.
+    A re-run of a finished run trains nothing: no step past the end, and the summary is the original one."""
+    import shutil
+
+    done = ckpt_dir / FINISHED
+    if not ((done / "train_summary.json").exists() and (done / "dpo_adapter" / "adapter_model.safetensors").exists()):
+        return None
+    summary = json.loads((done / "train_summary.json").read_text())
+    adapter_dir = out_dir / "dpo_adapter"
+    if adapter_dir.resolve() != (done / "dpo_adapter").resolve():
+        shutil.copytree(done / "dpo_adapter", adapter_dir, dirs_exist_ok=True)
+    summary.update(adapter=str(adapter_dir), reused_from=str(done))
+    (out_dir / "train_summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    print(f"this DPO run already finished ({done}): its adapter and summary are reused, nothing is trained")
+    return summary
+
+
 def train_dpo(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts: list[str] | None = None,
               out_dir: str | Path | None = None, callbacks: list | None = None) -> dict:
     """Train, resume if interrupted, save the adapter; returns a summary dict (paths, timings, final metrics).
 
-    Checkpoints go to config.checkpoint_dir (default artifacts/dpo/<hash of config + data>), so re-running the
-    same training after an interruption resumes from the last checkpoint instead of starting over.
+    Checkpoints go to config.checkpoint_dir (default artifacts/dpo/<run_key>: settings, SFT weights and data by
+    content), so re-running the same training after an interruption resumes from the last complete checkpoint
+    instead of starting over, and re-running a finished one reuses its result. One process trains a key at a time.
     """
-    data_hash = preference_hash(train_dataset)
-    key = config_hash({**asdict(config), "data": data_hash, "checkpoint_dir": ""})
+    import contextlib
+    import os
+
+    from helpers.cache import exclusive
+
+    key = run_key(config, train_dataset, eval_dataset, kl_prompts)
     ckpt_dir = Path(config.checkpoint_dir or ARTIFACTS / "dpo" / key)
     out_dir = Path(out_dir or ckpt_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # under `accelerate launch` the ranks train together and must not wait on each other's lock
+    single = int(os.environ.get("WORLD_SIZE", "1")) == 1
+    with exclusive(ckpt_dir, "this DPO run's checkpoints") if single else contextlib.nullcontext():
+        summary = _reuse_finished(ckpt_dir, out_dir)
+        if summary is None:
+            summary = _train_dpo(config, train_dataset, eval_dataset, kl_prompts, ckpt_dir, out_dir, callbacks)
+    return summary
+
+
+def _train_dpo(config, train_dataset, eval_dataset, kl_prompts, ckpt_dir: Path, out_dir: Path, callbacks) -> dict:
+    import shutil
+
+    data_hash = preference_hash(train_dataset)
     callbacks = list(callbacks or [])
     kl_cb = None
     if kl_prompts:
@@ -211,6 +263,10 @@ def train_dpo(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts
     }
     if main_process:
         (out_dir / "train_summary.json").write_text(json.dumps(summary, indent=1, default=str))
+        # the finished marker last: a kill before this line leaves a run that resumes, never a half-finished one
+        done = ckpt_dir / FINISHED
+        shutil.copytree(adapter_dir, done / "dpo_adapter", dirs_exist_ok=True)
+        (done / "train_summary.json").write_text(json.dumps(summary, indent=1, default=str))
     del trainer
     release_memory()
     return summary

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from helpers.cache import content_hash, exclusive
 from helpers.models import DEFAULT_MODEL, load_model, precision_kwargs, release_memory
 from helpers.task import build_messages, format_answer
 from helpers.training.common import ARTIFACTS, compact_lm_head, config_hash, last_checkpoint, lora_config
@@ -123,18 +124,23 @@ def bootstrap_sft(examples: list[dict], model_name: str = DEFAULT_MODEL, cache_r
     # every setting the adapter depends on, defaults included, and the precision it trains in
     defaults = {k: p.default for k, p in inspect.signature(train_sft).parameters.items()
                 if p.default is not inspect.Parameter.empty and k not in ("model_name", "report_to", "save_steps")}
-    config = {"model": model_name, "examples": [e["id"] for e in examples], **defaults, **train_kwargs,
-              "precision": precision_used()["name"]}
+    # the examples by content (an edited data file with the same ids is new data), their ids for the learner
+    config = {"model": model_name, "examples": [e["id"] for e in examples], "examples_sha": content_hash(examples),
+              **defaults, **train_kwargs, "precision": precision_used()["name"]}
     out = Path(cache_root or ARTIFACTS / "sft") / config_hash(config)
     adapter = out / "adapter"
-    if (adapter / "adapter_config.json").exists():
-        print(f"using the cached SFT adapter {adapter}")
-        return adapter
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(config, indent=1))
-    t0 = time.perf_counter()
-    train_sft(examples, out, model_name=model_name, **train_kwargs)
-    print(f"trained the SFT adapter in {time.perf_counter() - t0:.0f} s: {adapter}")
+    with exclusive(out, "the bootstrap SFT adapter"):
+        if (out / "finished.json").exists() and (adapter / "adapter_model.safetensors").exists():
+            print(f"using the cached SFT adapter {adapter}")
+            return adapter
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(config, indent=1))
+        t0 = time.perf_counter()
+        train_sft(examples, out, model_name=model_name, **train_kwargs)
+        seconds = time.perf_counter() - t0
+        # written last: an adapter folder without this file is a save that a kill interrupted, and is retrained
+        (out / "finished.json").write_text(json.dumps({"train_seconds": seconds, "digest": adapter_digest(adapter)}))
+        print(f"trained the SFT adapter in {seconds:.0f} s: {adapter}")
     return adapter
 
 

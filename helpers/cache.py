@@ -1,0 +1,78 @@
+"""Honest reuse of expensive work: content keys, one writer at a time, and checkpoints that are whole.
+
+This file exists because every long phase of the week (SFT, sampling and judging, DPO) is cached or resumable,
+and a cache is only safe to reuse when what it was built from is byte-for-byte what is asked for now. Paths and
+names are not enough: an adapter retrained into the same folder, or a data file edited in place, keeps its
+path. So caches are keyed by `content_hash` of their inputs, writers take `exclusive` on what they write, and a
+checkpoint is resumed from only when `checkpoint_problem` finds it complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sys
+import warnings
+from pathlib import Path
+
+CHECKPOINT_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "pytorch_model.bin")
+
+
+def content_hash(obj, n: int = 16) -> str:
+    """sha256 (first n hex digits) of a JSON-serialisable object, key order ignored."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
+
+@contextlib.contextmanager
+def exclusive(path: str | Path, what: str):
+    """Hold an exclusive lock on `path`.lock while writing `path`: a second writer (another notebook, a second
+    `make workbook`) waits, with one line saying why, instead of interleaving its writes or repeating work.
+    The lock goes with the process, so a killed run never leaves it held. A no-op where there is no fcntl."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; a single writer is then the learner's job
+        yield
+        return
+    lock_path = Path(f"{path}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting: another process is writing {what} ({path}); this one continues when it is done",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why a Trainer checkpoint folder cannot be resumed from (a save torn by a kill or a full disk), or None."""
+    state = folder / "trainer_state.json"
+    if not state.exists():
+        return "no trainer_state.json"
+    try:
+        json.loads(state.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return "trainer_state.json is not valid JSON"
+    if not any((folder / name).exists() for name in CHECKPOINT_WEIGHTS):
+        return "no weights"
+    if not (folder / "optimizer.pt").exists():
+        return "no optimizer.pt"
+    return None
+
+
+def last_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest complete checkpoint-N folder in output_dir, to resume an interrupted run from. A torn one is
+    skipped with a one-line warning (it stays on disk; the run resumes from the one before, or starts over)."""
+    folders = [p for p in Path(output_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    for folder in sorted(folders, key=lambda p: int(p.name.split("-")[-1]), reverse=True):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            return str(folder)
+        warnings.warn(f"skipping the incomplete checkpoint {folder} ({problem}): a save was interrupted",
+                      stacklevel=2)
+    return None
