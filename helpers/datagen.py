@@ -13,7 +13,8 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from helpers.task import DATA_DIR, SEVERITIES, validate_example
+from helpers import checks
+from helpers.task import DATA_DIR, SEVERITIES, SPLITS, validate_example
 
 SEED = 20261127
 SPLIT_SIZES = {"sft": 500, "prefs": 680, "eval": 140}
@@ -229,7 +230,14 @@ def make_example(rng: random.Random, severity: str) -> dict:
 
 def generate(seed: int = SEED, sizes: dict | None = None) -> dict[str, list[dict]]:
     """All splits, as lists of examples. Reports are distinct across the whole dataset."""
-    sizes = sizes or SPLIT_SIZES
+    checks.integer("seed", seed)
+    sizes = SPLIT_SIZES if sizes is None else sizes
+    if not isinstance(sizes, dict) or not sizes:
+        raise checks.ParameterError(f"sizes must be a non-empty dict of split name -> size, got {checks.show(sizes)}")
+    for name, size in sizes.items():
+        if name not in SPLITS:
+            raise checks.ParameterError(f"sizes names an unknown split {name!r}; the splits are {', '.join(SPLITS)}")
+        checks.count(f"sizes[{name!r}]", size)
     rng = random.Random(seed)
     total = sum(sizes.values())
     seen: set[str] = set()
@@ -256,6 +264,7 @@ def generate(seed: int = SEED, sizes: dict | None = None) -> dict[str, list[dict
 
 def write(out_dir: Path = DATA_DIR, seed: int = SEED) -> dict[str, Path]:
     """Write data/<split>.jsonl; returns the paths. Same seed, same bytes."""
+    checks.integer("seed", seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}

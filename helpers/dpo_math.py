@@ -7,11 +7,12 @@ exactly and compared with what optimisation finds. Session A (notebooks/01_dpo_m
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from helpers import checks
 
 # ----------------------------------------------------------------------------- the loss
 
@@ -31,8 +32,7 @@ def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_r
     shapes = {name: tuple(t.shape) for name, t in zip(names, tensors, strict=True)}
     if len(set(shapes.values())) != 1:
         raise ValueError(f"log-prob tensors must all have the same shape (one value per example), got {shapes}")
-    if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta > 0):
-        raise ValueError(f"beta must be a positive number, got {beta!r}")
+    _check_beta(beta)
     chosen_logratios = policy_chosen_logps - ref_chosen_logps
     rejected_logratios = policy_rejected_logps - ref_rejected_logps
     losses = -F.logsigmoid(beta * (chosen_logratios - rejected_logratios))
@@ -70,6 +70,11 @@ class Toy:
 
 
 def make_toy(n_prompts: int = 4, n_responses: int = 6, reward_scale: float = 1.5, seed: int = 0) -> Toy:
+    """A random toy world. At least one prompt and two responses: a preference needs two answers to compare."""
+    checks.count("n_prompts", n_prompts)
+    checks.count("n_responses", n_responses, minimum=2)
+    checks.number("reward_scale", reward_scale, minimum=0)
+    checks.integer("seed", seed)
     g = torch.Generator().manual_seed(seed)
     ref_logits = torch.randn(n_prompts, n_responses, generator=g, dtype=torch.float64)
     reward = reward_scale * torch.randn(n_prompts, n_responses, generator=g, dtype=torch.float64)
@@ -77,8 +82,31 @@ def make_toy(n_prompts: int = 4, n_responses: int = 6, reward_scale: float = 1.5
 
 
 def _check_beta(beta):
-    if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta > 0):
-        raise ValueError(f"beta must be a positive number, got {beta!r}")
+    checks.positive("beta", beta)
+
+
+def _check_tables(ref_logprobs, reward=None):
+    """[n_prompts, n_responses] tables with a prompt and two responses at least, the same shape for both: an empty
+    table otherwise fails deep inside an optimiser (`max(): Expected reduction dim` from L-BFGS)."""
+    tables = {"ref_logprobs": ref_logprobs} if reward is None else {"ref_logprobs": ref_logprobs, "reward": reward}
+    for name, table in tables.items():
+        if not isinstance(table, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(table).__name__}")
+        if table.dim() != 2 or table.shape[0] < 1 or table.shape[1] < 2:
+            raise checks.ParameterError(f"{name} must be an [n_prompts, n_responses] table with n_prompts >= 1 and "
+                                        f"n_responses >= 2, got shape {tuple(table.shape)}")
+    if reward is not None and ref_logprobs.shape != reward.shape:
+        raise checks.ParameterError(f"ref_logprobs and reward must have the same shape, got "
+                                    f"{tuple(ref_logprobs.shape)} and {tuple(reward.shape)}")
+
+
+def _check_pairs(pairs, shape):
+    """At least one pair, and every index inside the [n_prompts, n_responses] table."""
+    if len(pairs) < 1:
+        raise checks.ParameterError("pairs must hold at least one preference pair, got 0")
+    n_prompts, k = shape
+    if int(pairs.prompt.max()) >= n_prompts or int(max(pairs.chosen.max(), pairs.rejected.max())) >= k:
+        raise checks.ParameterError(f"pairs index a prompt or response outside the {n_prompts} x {k} table")
 
 
 def optimal_policy(ref_logprobs, reward, beta: float):
@@ -106,6 +134,8 @@ def rlhf_objective(logp, ref_logprobs, reward, beta: float):
 def maximise_rlhf_objective(ref_logprobs, reward, beta: float, max_iter: int = 500):
     """Maximise the RLHF objective directly over the policy's logits (L-BFGS), knowing nothing of the closed form."""
     _check_beta(beta)
+    _check_tables(ref_logprobs, reward)
+    checks.count("max_iter", max_iter)
     logits = torch.zeros_like(reward, requires_grad=True)
     opt = torch.optim.LBFGS([logits], lr=1, max_iter=max_iter, tolerance_grad=1e-12, tolerance_change=1e-15,
                             line_search_fn="strong_wolfe")
@@ -152,8 +182,9 @@ class Pairs:
 
 def sample_pairs(toy: Toy, n_pairs: int, seed: int = 0) -> Pairs:
     """Pairs labelled by the Bradley-Terry model: P(y1 > y2 | x) = sigma(r(x,y1) - r(x,y2))."""
-    if n_pairs < 1:
-        raise ValueError(f"n_pairs must be >= 1, got {n_pairs}")
+    checks.count("n_pairs", n_pairs)
+    checks.integer("seed", seed)
+    _check_tables(toy.ref_logprobs, toy.reward)
     g = torch.Generator().manual_seed(seed)
     n_prompts, k = toy.shape
     prompt = torch.randint(n_prompts, (n_pairs,), generator=g)
@@ -170,6 +201,10 @@ def train_tabular_dpo(ref_logprobs, pairs: Pairs, beta: float, steps: int = 1500
     Returns (policy log-probs [P, K], loss history).
     """
     _check_beta(beta)
+    checks.count("steps", steps)
+    checks.positive("lr", lr)
+    _check_tables(ref_logprobs)
+    _check_pairs(pairs, tuple(ref_logprobs.shape))
     logits = ref_logprobs.clone().requires_grad_(True)
     opt = torch.optim.Adam([logits], lr=lr)
     history = []
@@ -188,6 +223,9 @@ def train_tabular_dpo(ref_logprobs, pairs: Pairs, beta: float, steps: int = 1500
 
 def fit_reward_model(shape, pairs: Pairs, steps: int = 1500, lr: float = 0.05):
     """Step 1 of classic RLHF: a Bradley-Terry reward model (a table here) fit by maximum likelihood on the pairs."""
+    checks.count("steps", steps)
+    checks.positive("lr", lr)
+    _check_pairs(pairs, tuple(shape))
     reward = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.Adam([reward], lr=lr)
     for _ in range(steps):
@@ -204,6 +242,10 @@ def policy_gradient_rlhf(ref_logprobs, reward_model, beta: float, steps: int = 8
     clipping): sample responses from the policy, score r_phi(y) - beta log(pi/pi_ref)(y), subtract a per-prompt
     baseline, ascend. Returns (policy log-probs, number of sampled responses)."""
     _check_beta(beta)
+    checks.count("steps", steps)
+    checks.count("samples", samples)
+    checks.positive("lr", lr)
+    _check_tables(ref_logprobs, reward_model)
     g = torch.Generator().manual_seed(seed)
     logits = ref_logprobs.clone().requires_grad_(True)
     opt = torch.optim.Adam([logits], lr=lr)
@@ -231,6 +273,9 @@ def beta_sweep(toy: Toy, pairs: Pairs, betas, steps: int = 1500, lr: float = 0.0
     """Train tabular DPO once per beta; a DataFrame of KL to the reference, true-reward gain and peakiness."""
     import pandas as pd
 
+    checks.positives("betas", betas)
+    checks.count("steps", steps)
+    checks.positive("lr", lr)
     ref_reward = (toy.ref_logprobs.exp() * toy.reward).sum(-1).mean()
     rows = []
     for beta in betas:
@@ -275,6 +320,10 @@ def trl_dpo_loss(model, ref_model, tokenizer, triples: list[dict], beta: float, 
 
     `triples` are conversational: {"prompt": [messages], "chosen": [assistant msg], "rejected": [assistant msg]}.
     """
+    _check_beta(beta)
+    if not isinstance(triples, list) or not triples:
+        raise checks.ParameterError(f"triples must be a non-empty list of preference triples, "
+                                    f"got {checks.show(triples)}")
     from datasets import Dataset
     from trl import DPOTrainer
 
@@ -297,6 +346,10 @@ def trl_dpo_loss(model, ref_model, tokenizer, triples: list[dict], beta: float, 
 def perturbation_gaps(logp, ref_logprobs, reward, beta: float, n: int = 1000, scale: float = 0.3, seed: int = 0):
     """Objective of n random perturbations of a policy's logits minus the policy's own objective (per prompt
     perturbed independently). All negative means no nearby policy scores higher."""
+    _check_beta(beta)
+    checks.count("n", n)
+    checks.positive("scale", scale)
+    _check_tables(ref_logprobs, reward)
     g = torch.Generator().manual_seed(seed)
     base = rlhf_objective(logp, ref_logprobs, reward, beta)
     noise = scale * torch.randn((n, *logp.shape), generator=g, dtype=logp.dtype)
@@ -306,11 +359,15 @@ def perturbation_gaps(logp, ref_logprobs, reward, beta: float, n: int = 1000, sc
 
 
 def gradient_check(n_responses: int = 6, beta: float = 0.5, seed: int = 0):
-    """(autograd gradient, hand-written formula) of the DPO loss w.r.t. a random tabular policy's logits."""
+    """(autograd gradient, hand-written formula) of the DPO loss w.r.t. a random tabular policy's logits.
+
+    The pair is responses 1 and 4 (0 and the last when there are fewer than 5), so any n_responses >= 2 works."""
+    checks.count("n_responses", n_responses, minimum=2)
+    _check_beta(beta)
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn(n_responses, generator=g, dtype=torch.float64, requires_grad=True)
     ref = torch.log_softmax(torch.randn(n_responses, generator=g, dtype=torch.float64), -1)
-    chosen, rejected = 1, 4
+    chosen, rejected = (1, 4) if n_responses >= 5 else (0, n_responses - 1)
     logp = torch.log_softmax(logits, -1)
     loss, _, _ = dpo_loss(logp[chosen:chosen + 1], logp[rejected:rejected + 1], ref[chosen:chosen + 1],
                           ref[rejected:rejected + 1], beta)
@@ -323,6 +380,8 @@ def reward_recovery(toy: Toy, pair_counts, beta: float, steps: int = 1500, seed:
     (correlation after removing per-prompt constants) and how close the policy gets to pi*."""
     import pandas as pd
 
+    checks.counts("pair_counts", pair_counts)  # all of them before the first training, not after minutes of it
+    checks.count("steps", steps)
     star = optimal_policy(toy.ref_logprobs, toy.reward, beta)
     rows, learned = [], {}
     for n in pair_counts:
@@ -344,6 +403,10 @@ def dpo_vs_rlhf(toy: Toy, pairs: Pairs, beta: float, dpo_steps: int = 1500, rm_s
 
     import pandas as pd
 
+    _check_beta(beta)
+    for name, value in (("dpo_steps", dpo_steps), ("rm_steps", rm_steps), ("pg_steps", pg_steps),
+                        ("pg_samples", pg_samples)):
+        checks.count(name, value)
     t0 = time.perf_counter()
     dpo_logp, _ = train_tabular_dpo(toy.ref_logprobs, pairs, beta, steps=dpo_steps)
     dpo_s = time.perf_counter() - t0
@@ -363,3 +426,27 @@ def dpo_vs_rlhf(toy: Toy, pairs: Pairs, beta: float, dpo_steps: int = 1500, rm_s
          "TV to pi* (true reward)": total_variation(rlhf_logp, star), "seconds": rlhf_s},
     ]).set_index("pipeline")
     return {"dpo": dpo_logp, "rlhf": rlhf_logp, "reward_model": reward_model}, table
+
+
+# ----------------------------------------------------------------------------- Session A's parameters
+
+
+def check_parameters(n_prompts: int, n_responses: int, beta: float, n_pairs: int, pair_counts, beta_grid,
+                     sweep_pairs: int, train_steps: int, seed: int = 0) -> None:
+    """Every parameter of notebooks/01_dpo_math.ipynb at once, before any work: one ParameterError naming each bad
+    one with its value. Without it `n_prompts = 0` or `pair_counts = []` failed as an IndexError halfway down, and
+    `n_pairs = 0` only after the recovery curve and the beta sweep had run (151 s).
+
+    The recovery curve and the beta sweep compare their first and last points, so each needs at least two values,
+    in increasing order."""
+    checks.all_of(
+        lambda: checks.count("n_prompts", n_prompts),
+        lambda: checks.count("n_responses", n_responses, minimum=2),
+        lambda: checks.positive("beta", beta),
+        lambda: checks.count("n_pairs", n_pairs),
+        lambda: checks.counts("pair_counts", pair_counts, min_len=2, increasing=True),
+        lambda: checks.positives("beta_grid", beta_grid, min_len=2, increasing=True),
+        lambda: checks.count("sweep_pairs", sweep_pairs),
+        lambda: checks.count("train_steps", train_steps),
+        lambda: checks.integer("seed", seed),
+    )

@@ -10,7 +10,37 @@ import numpy as np
 
 from helpers import stats
 from helpers.generation import answer_reports
+from helpers.judges.common import (
+    FAITHFULNESS_RANGE,
+    Faithfulness,
+    checked_scores,
+    checked_verdicts,
+)
 from helpers.task import score_responses
+
+NO_JUDGED_PAIRS = "n/a (no judged pairs)"
+NO_DATA = "n/a (no data)"
+
+
+def unique_ids(items, where: str) -> None:
+    """Raise ValueError naming the first id that appears twice in `items` (dicts with "id", or ids): answers,
+    caches and tables are keyed by id, so a duplicate would silently overwrite or drop a prompt."""
+    seen = set()
+    for item in items:
+        key = item["id"] if isinstance(item, dict) else item
+        if key in seen:
+            raise ValueError(f"{where}: duplicate example id {key!r}; every prompt must appear once")
+        seen.add(key)
+
+
+def _same_length(examples: list[dict], answers, what: str) -> None:
+    if len(answers) != len(examples):
+        raise ValueError(f"{what} has {len(answers)} answers for {len(examples)} examples: one answer per example, "
+                         "in the examples' order")
+
+
+def _judge_name(judge) -> str:
+    return str(getattr(judge, "name", None) or type(judge).__name__)
 
 
 def answer_and_score(model, tokenizer, examples: list[dict], **gen_kwargs):
@@ -117,6 +147,7 @@ def cached_answers(label: str, model_name: str, adapter, examples: list[dict], c
     re-running the scoring costs no generation; only missing answers are generated (and appended)."""
     from helpers.models import load_model, model_dtype, release_memory
 
+    unique_ids(examples, f"cached_answers({label!r})")
     path = Path(cache_dir) / f"{label.replace('+', '_plus_')}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     settings = {"model": model_name, "adapter": str(adapter) if adapter else None, "max_new_tokens": max_new_tokens,
@@ -145,13 +176,18 @@ def cached_answers(label: str, model_name: str, adapter, examples: list[dict], c
 
 
 def per_prompt_scores(examples: list[dict], answers: dict[str, list[str]], judge, progress: bool = True):
-    """One row per (prompt, model): heuristic metrics, judge faithfulness (NaN when the judge failed), length."""
+    """One row per (prompt, model): heuristic metrics, judge faithfulness (NaN when the judge failed), length.
+    The judge's output is checked: anything but a number from 1 to 5 is a failure (NaN, its error kept)."""
     import pandas as pd
 
+    unique_ids(examples, "per_prompt_scores")
     frames = []
     for label, texts in answers.items():
+        _same_length(examples, texts, f"answers[{label!r}]")
         table = score_responses(texts, examples)
-        faith = judge.faithfulness_many(list(zip(examples, texts, strict=True)), progress=progress)
+        items = list(zip(examples, texts, strict=True))
+        faith = checked_scores(judge.faithfulness_many(items, progress=progress), len(items), _judge_name(judge),
+                               *FAITHFULNESS_RANGE, kind=Faithfulness)
         table["faithfulness"] = [np.nan if f.failed else float(f.score) for f in faith]
         table["faithfulness_error"] = [f.error for f in faith]
         table["model"] = label
@@ -162,13 +198,19 @@ def per_prompt_scores(examples: list[dict], answers: dict[str, list[str]], judge
 
 def pairwise(examples: list[dict], first: list[str], second: list[str], judge, progress: bool = True):
     """`second` vs `first` judged head to head in both orders. Per prompt: 1 win, 0.5 tie, 0 loss for `second`,
-    averaged over the two orders; NaN when a judge call failed (missing data, never a verdict)."""
+    averaged over the two orders; NaN when a judge call failed or returned anything but a clean "a", "b" or "tie"
+    (missing data, never a verdict)."""
     import pandas as pd
 
-    forward = judge.compare_many([(e, s, f) for e, f, s in zip(examples, first, second, strict=True)],
-                                 progress=progress)  # second shown as "a"
-    backward = judge.compare_many([(e, f, s) for e, f, s in zip(examples, first, second, strict=True)],
-                                  progress=progress)  # second shown as "b"
+    unique_ids(examples, "pairwise")
+    _same_length(examples, first, "first")
+    _same_length(examples, second, "second")
+    name, n = _judge_name(judge), len(examples)
+    forward = checked_verdicts(judge.compare_many([(e, s, f) for e, f, s in zip(examples, first, second, strict=True)],
+                                                  progress=progress), n, name)  # second shown as "a"
+    backward = checked_verdicts(judge.compare_many([(e, f, s) for e, f, s in zip(examples, first, second,
+                                                                                  strict=True)],
+                                                   progress=progress), n, name)  # second shown as "b"
     rows = []
     for e, vf, vb in zip(examples, forward, backward, strict=True):
         if vf.failed or vb.failed:
@@ -178,7 +220,8 @@ def pairwise(examples: list[dict], first: list[str], second: list[str], judge, p
         rows.append({"id": e["id"], "score": score, "verdict_second_first": vf.winner,
                      "verdict_second_last": vb.winner, "rationale": vf.rationale,
                      "error": vf.error or vb.error})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["id", "score", "verdict_second_first", "verdict_second_last", "rationale",
+                                       "error"])
 
 
 METRIC_ROWS = [("Format-conformance", "format_ok"), ("Severity match", "severity_match"),
@@ -189,24 +232,30 @@ METRIC_ROWS = [("Format-conformance", "format_ok"), ("Severity match", "severity
 def three_way_table(scores, pair, n_boot: int = 10_000, seed: int = 0):
     """The course's table with uncertainty: per metric and model the mean and a 95% bootstrap interval, the
     paired difference SFT+DPO - SFT with its interval and paired tests, and the pairwise preference row.
-    Returns a long numeric DataFrame (one row per metric)."""
+    Returns a long numeric DataFrame (one row per metric). A row with no data (n = 0: every judge call failed, or
+    no prompts) has NaN means and p-values, shown as "n/a" by display_table, never p = 1.0."""
     import pandas as pd
 
+    if len(scores):
+        dup = scores[scores.duplicated(["id", "model"])]
+        if len(dup):
+            raise ValueError(f"three_way_table: duplicate example id {dup['id'].iloc[0]!r} for model "
+                             f"{dup['model'].iloc[0]!r}; every prompt must appear once per model")
+    unique_ids(list(pair["id"]) if "id" in pair else [], "three_way_table (pairwise)")
     rows = []
     for name, col in METRIC_ROWS:
         row = {"Metric": name}
-        wide = scores.pivot(index="id", columns="model", values=col)
-        for label in MODELS:
-            if label in wide:
-                m, lo, hi = stats.bootstrap_ci(wide[label], n_boot=n_boot, seed=seed)
-                row.update({label: m, f"{label} low": lo, f"{label} high": hi,
-                            f"{label} missing": int(wide[label].isna().sum())})
-        d = stats.paired_diffs(wide["SFT"], wide["SFT+DPO"])
+        wide = _wide(scores, col)
+        for label in MODELS:  # a model with no rows at all: NaN (no data), nothing missing
+            m, lo, hi = stats.bootstrap_ci(_column(wide, label), n_boot=n_boot, seed=seed)
+            row.update({label: m, f"{label} low": lo, f"{label} high": hi,
+                        f"{label} missing": int(wide[label].isna().sum()) if label in wide else 0})
+        d = stats.paired_diffs(_column(wide, "SFT"), _column(wide, "SFT+DPO"))
         m, lo, hi = stats.bootstrap_ci(d, n_boot=n_boot, seed=seed)
         row.update({"Δ DPO over SFT": m, "Δ low": lo, "Δ high": hi, "p (sign)": stats.sign_test(d),
                     "p (permutation)": stats.permutation_test(d, seed=seed), "n": len(d)})
         rows.append(row)
-    w = stats.win_rate(pair["score"], n_boot=n_boot, seed=seed)
+    w = stats.win_rate(pair["score"] if "score" in pair else [], n_boot=n_boot, seed=seed)
     rows.append({"Metric": "Preferred (judge pairwise vs SFT)", "SFT+DPO": w["rate"], "SFT+DPO low": w["low"],
                  "SFT+DPO high": w["high"], "SFT+DPO missing": w["missing"], "Δ DPO over SFT": w["rate"] - 0.5,
                  "Δ low": w["low"] - 0.5, "Δ high": w["high"] - 0.5, "p (sign)": w["p_sign"],
@@ -215,9 +264,34 @@ def three_way_table(scores, pair, n_boot: int = 10_000, seed: int = 0):
     return pd.DataFrame(rows).set_index("Metric")
 
 
+def _wide(scores, col):
+    """One column per model that has rows, one row per prompt id (empty when there are no scores)."""
+    import pandas as pd
+
+    if len(scores) == 0:
+        return pd.DataFrame(dtype=float)
+    return scores.pivot(index="id", columns="model", values=col)
+
+
+def _column(wide, label: str):
+    """wide[label], or an all-NaN column when that model has no rows (nothing to pair with)."""
+    import pandas as pd
+
+    return wide[label] if label in wide else pd.Series(np.nan, index=wide.index, dtype=float)
+
+
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, (float, np.floating)) and np.isnan(x))
+
+
+def _no_data(metric: str) -> str:
+    judged = metric.startswith("Preferred") or "(judge)" in metric
+    return NO_JUDGED_PAIRS if judged else NO_DATA
+
+
 def _cell(m, lo, hi, pct: bool, digits: int = 2) -> str:
-    if m is None or (isinstance(m, float) and np.isnan(m)):
-        return "-"
+    if _missing(m):
+        return "n/a"
     if pct:
         return f"{100 * m:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
     return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
@@ -237,12 +311,17 @@ def display_table(table):
         for label in MODELS:
             row[label] = "-" if pref and label != "SFT+DPO" else _cell(r.get(label), r.get(f"{label} low"),
                                                                         r.get(f"{label} high"), pref, digits)
-        if pref:
-            d = f"{100 * r['Δ DPO over SFT']:+.0f}pp [{100 * r['Δ low']:+.0f}, {100 * r['Δ high']:+.0f}]"
+        if int(r["n"]) == 0 or _missing(r["Δ DPO over SFT"]):  # nothing to compare: no rate, no p-value
+            row["Δ DPO over SFT"] = row["p (sign test)"] = _no_data(metric)
+            if pref:
+                row["SFT+DPO"] = _no_data(metric)
         else:
-            d = f"{r['Δ DPO over SFT']:+.{digits}f} [{r['Δ low']:+.{digits}f}, {r['Δ high']:+.{digits}f}]"
-        row["Δ DPO over SFT"] = d
-        row["p (sign test)"] = f"{r['p (sign)']:.3f}"
+            if pref:
+                d = f"{100 * r['Δ DPO over SFT']:+.0f}pp [{100 * r['Δ low']:+.0f}, {100 * r['Δ high']:+.0f}]"
+            else:
+                d = f"{r['Δ DPO over SFT']:+.{digits}f} [{r['Δ low']:+.{digits}f}, {r['Δ high']:+.{digits}f}]"
+            row["Δ DPO over SFT"] = d
+            row["p (sign test)"] = "n/a" if _missing(r["p (sign)"]) else f"{r['p (sign)']:.3f}"
         row["n"] = int(r["n"])
         out.append(row)
     return pd.DataFrame(out).set_index("Metric")
@@ -256,9 +335,27 @@ def to_markdown(frame) -> str:
     return "\n".join(lines)
 
 
-def failure_flags(table, dpo_metrics: dict | None, length_growth: float = 0.10) -> list[str]:
-    """The course's failure modes, checked on the measured numbers."""
+def _missing_data_flags(table) -> list[str]:
+    """Judge rows with no data (n = 0) or with failed judge calls: say so, and why it matters."""
     flags = []
+    for metric, what in (("Preferred (judge pairwise vs SFT)", "pairwise judgements"),
+                         ("Faithfulness (judge)", "faithfulness scores")):
+        if metric not in table.index:
+            continue
+        r = table.loc[metric]
+        missing = int(sum(v for k, v in r.items() if str(k).endswith(" missing") and not _missing(v)))
+        if int(r["n"]) == 0:
+            why = (f"the judge calls failed ({missing} {what} missing): check ANTHROPIC_API_KEY and the network, "
+                   "or use the rubric judge" if missing else "there were no prompts to judge")
+            flags.append(f"{metric}: {NO_JUDGED_PAIRS}: {why}; nothing can be concluded from this row")
+        elif missing:
+            flags.append(f"{metric}: {missing} {what} failed and are left out as missing data (n = {int(r['n'])})")
+    return flags
+
+
+def failure_flags(table, dpo_metrics: dict | None, length_growth: float = 0.10) -> list[str]:
+    """The course's failure modes, checked on the measured numbers; first, any judge row with missing data."""
+    flags = _missing_data_flags(table)
     rate_rows = ["Format-conformance", "Severity match", "Component match", "Faithfulness (judge)"]
     significant = {m: table.loc[m, "p (sign)"] < 0.05 for m in rate_rows if m in table.index}
     deltas = {m: table.loc[m, "Δ DPO over SFT"] for m in rate_rows if m in table.index}
@@ -288,7 +385,7 @@ def failure_flags(table, dpo_metrics: dict | None, length_growth: float = 0.10) 
             flags.append(f"KL reached {kl_max:.2f} nats: drift from the SFT model (beta too low?)")
     pref = table.loc["Preferred (judge pairwise vs SFT)"] if "Preferred (judge pairwise vs SFT)" in table.index \
         else None
-    if pref is not None and pref["SFT+DPO"] <= 0.5:
+    if pref is not None and not _missing(pref["SFT+DPO"]) and pref["SFT+DPO"] <= 0.5:
         flags.append("DPO does not win pairwise against SFT: the preference data may be off")
     return flags
 
@@ -296,22 +393,32 @@ def failure_flags(table, dpo_metrics: dict | None, length_growth: float = 0.10) 
 def reflection_scaffold(table, flags: list[str], n_triples: int | None, judge_name: str) -> str:
     """A ~300-word reflection 'What DPO did to my model - and what it didn't', pre-filled with the numbers.
     Edit the [brackets] into your own words."""
+    def num(x, spec):
+        return "n/a" if _missing(x) else format(x, spec)
+
     def line(metric):
         r = table.loc[metric]
-        return (f"{metric}: SFT {r['SFT']:.2f} -> SFT+DPO {r['SFT+DPO']:.2f} "
+        if int(r["n"]) == 0:
+            return f"{metric}: {_no_data(metric)}"
+        return (f"{metric}: SFT {num(r['SFT'], '.2f')} -> SFT+DPO {num(r['SFT+DPO'], '.2f')} "
                 f"(Δ {r['Δ DPO over SFT']:+.2f}, 95% CI [{r['Δ low']:+.2f}, {r['Δ high']:+.2f}], "
-                f"sign-test p = {r['p (sign)']:.3f})")
+                f"sign-test p = {num(r['p (sign)'], '.3f')})")
 
     pref = table.loc["Preferred (judge pairwise vs SFT)"]
+    if int(pref["n"]) == 0:
+        pref_line = f"- Pairwise, the judge's preference of SFT+DPO over SFT: {NO_JUDGED_PAIRS}."
+    else:
+        pref_line = (f"- Pairwise, the judge preferred SFT+DPO over SFT on {100 * pref['SFT+DPO']:.0f}% of prompts "
+                     f"(95% CI [{100 * pref['SFT+DPO low']:.0f}%, {100 * pref['SFT+DPO high']:.0f}%], "
+                     f"wins/ties/losses {pref.get('wins/ties/losses', '?')}, "
+                     f"sign-test p = {num(pref['p (sign)'], '.3f')}).")
     text = [
         "# What DPO did to my model - and what it didn't", "",
         f"I DPO-trained my SFT model on {n_triples} preference triples judged by {judge_name}, and evaluated base, "
         f"SFT and SFT+DPO on {int(table['n'].iloc[0])} held-out incident reports.", "",
         "What moved:", "",
         *[f"- {line(m)}" for m in ("Format-conformance", "Severity match", "Component match", "Faithfulness (judge)")],
-        f"- Pairwise, the judge preferred SFT+DPO over SFT on {100 * pref['SFT+DPO']:.0f}% of prompts "
-        f"(95% CI [{100 * pref['SFT+DPO low']:.0f}%, {100 * pref['SFT+DPO high']:.0f}%], "
-        f"wins/ties/losses {pref.get('wins/ties/losses', '?')}, sign-test p = {pref['p (sign)']:.3f}).", "",
+        pref_line, "",
         "What the checks flagged:", "",
         *([f"- {f}" for f in flags] or ["- nothing: no failure mode tripped"]), "",
         "[In your words: which of these differences would survive a larger eval set, and which are noise? "
@@ -372,6 +479,7 @@ def wins_and_losses(examples: list[dict], answers: dict[str, list[str]], pair, n
     """Prompts where SFT+DPO won and where it lost against SFT, the two answers side by side."""
     import pandas as pd
 
+    unique_ids(examples, "wins_and_losses")
     frame = pd.DataFrame({"id": [e["id"] for e in examples], "report": [e["report"] for e in examples],
                           "gold": [e["severity"] for e in examples], "SFT": answers["SFT"],
                           "SFT+DPO": answers["SFT+DPO"]})

@@ -2,6 +2,9 @@
 
 30 prompts is a small sample: a +12 pp win rate on 30 prompts can be noise. Every number in Session C's table
 comes with a 95% bootstrap interval, and every difference with a paired test.
+
+No data is not evidence: on an empty input (every judge call failed, or no prompts) the mean, the interval and the
+p-values are NaN ("n/a"), never p = 1.0 or a rate. p = 1.0 is kept for data that is all ties (zero differences).
 """
 
 from __future__ import annotations
@@ -38,8 +41,11 @@ def paired_diffs(a, b) -> np.ndarray:
 
 
 def sign_test(diffs) -> float:
-    """Two-sided exact sign test of 'positive and negative differences are equally likely'; zeros are dropped."""
+    """Two-sided exact sign test of 'positive and negative differences are equally likely'; zeros are dropped.
+    NaN when there are no differences at all (no data), 1.0 when all of them are zero (all ties)."""
     d = _clean(diffs)
+    if len(d) == 0:
+        return float("nan")
     pos, neg = int((d > 0).sum()), int((d < 0).sum())
     n = pos + neg
     if n == 0:
@@ -51,8 +57,10 @@ def sign_test(diffs) -> float:
 
 def permutation_test(diffs, n_perm: int = 20_000, seed: int = 0) -> float:
     """Two-sided paired permutation (sign-flip) test of mean difference 0. Exact for up to 16 non-zero
-    differences, Monte Carlo (with the +1 correction) beyond."""
+    differences, Monte Carlo (with the +1 correction) beyond. NaN with no data, 1.0 when all differences are 0."""
     d = _clean(diffs)
+    if len(d) == 0:
+        return float("nan")
     d = d[d != 0]
     if len(d) == 0:
         return 1.0
@@ -74,7 +82,8 @@ def paired_bootstrap_diff(a, b, n_boot: int = 10_000, level: float = 0.95, seed:
 
 def win_rate(scores, n_boot: int = 10_000, seed: int = 0) -> dict:
     """Pairwise preference: per-item scores 1 (win), 0.5 (tie), 0 (loss), NaN (judge failed). The rate with a
-    bootstrap interval and two tests against 50%: a sign test on wins vs losses and a permutation test."""
+    bootstrap interval and two tests against 50%: a sign test on wins vs losses and a permutation test. With no
+    judged item (n = 0) the rate, its interval and both p-values are NaN."""
     s = np.asarray(scores, dtype=float)
     mean, low, high = bootstrap_ci(s, n_boot=n_boot, seed=seed)
     centred = _clean(s) - 0.5

@@ -81,9 +81,25 @@ _FENCE = re.compile(r"```[a-zA-Z]*\s*(.*?)(?:```|$)", re.S)
 _SEV_LOOSE = re.compile(r"^\s*sev[\s_-]*([1-4])\s*$", re.I)
 
 
+class JSONObject(dict):
+    """A decoded JSON object that remembers the keys it held more than once. json keeps the last value of a
+    repeated key without a word, so {"severity": "SEV4", "severity": "SEV1"} would be read as a clean SEV1."""
+
+    duplicate_keys: tuple[str, ...] = ()
+
+
+def _object_pairs(pairs: list[tuple[str, object]]) -> JSONObject:
+    obj = JSONObject(pairs)
+    if len(obj) < len(pairs):
+        seen: set[str] = set()
+        obj.duplicate_keys = tuple(dict.fromkeys(k for k, _ in pairs if k in seen or seen.add(k)))
+    return obj
+
+
 def _first_json_object(text: str) -> tuple[dict | None, int, int]:
-    """The first decodable JSON object in text, with its start and end offsets; (None, -1, -1) if none."""
-    decoder = json.JSONDecoder()
+    """The first decodable JSON object in text, with its start and end offsets; (None, -1, -1) if none.
+    The object is a JSONObject: its `duplicate_keys` says which keys were given more than once."""
+    decoder = json.JSONDecoder(object_pairs_hook=_object_pairs)
     start = text.find("{")
     tries = 0
     while start != -1 and tries < 50:
@@ -128,7 +144,12 @@ def parse_response(text) -> ParsedResponse:
     if body[:start].strip() or body[end:].strip():
         problems.append("text outside the JSON object")
 
-    missing = [k for k in OUTPUT_KEYS if k not in obj]
+    duplicated = [k for k in getattr(obj, "duplicate_keys", ()) if k in OUTPUT_KEYS]
+    if getattr(obj, "duplicate_keys", ()):
+        problems.append("duplicate keys: " + ", ".join(obj.duplicate_keys)
+                        + (" (ambiguous, not scored)" if duplicated else ""))
+    obj = {k: v for k, v in obj.items() if k not in duplicated}  # a repeated field has no one value to score
+    missing = [k for k in OUTPUT_KEYS if k not in obj and k not in duplicated]
     extra = sorted(k for k in obj if k not in OUTPUT_KEYS)
     if missing:
         problems.append("missing keys: " + ", ".join(missing))
@@ -156,9 +177,46 @@ def parse_response(text) -> ParsedResponse:
 
     component = text_field("component")
     summary = text_field("summary")
-    if summary is not None and len(re.findall(r"[.!?](?:\s|$)", summary)) > 1:
+    if summary is not None and count_sentences(summary) > 1:
         problems.append("summary is more than one sentence")
     return ParsedResponse(not problems, problems, severity, component, summary)
+
+
+# Words whose final period does not end a sentence: only unambiguous ones (not "min." or "prod.", which end real
+# sentences in incident summaries). Letter-dot runs (e.g., i.e., U.S.) are recognised by pattern; decimals and
+# versions (0.5%, v1.2) have no space after the dot, so never end a sentence anyway.
+ABBREVIATIONS = frozenset("approx. ca. cf. vs. incl. excl. esp. resp. fig. est. avg. mr. mrs. ms. dr. prof. jan. "
+                          "feb. apr. aug. sept. oct. nov. dec.".split())
+# these end a sentence only when the next word is capitalised: "(logs, traces, etc.) are lost" vs "... etc. Users"
+ABBREVIATIONS_AT_END = frozenset(["etc.", "a.m.", "p.m."])
+_LETTER_DOTS = re.compile(r"(?:[a-z]\.){2,}", re.I)  # e.g. i.e. U.S. a.m.
+_CLOSERS = "\"')]}\u201d\u2019"
+_OPENERS = "\"'([{\u201c\u2018"
+
+
+def _ends_sentence(word: str, next_word: str | None) -> bool:
+    """Whether a whitespace-separated word closes a sentence: it ends in . ! or ? (before any closing quote or
+    bracket), and a final period is not that of an abbreviation."""
+    core = word.rstrip(_CLOSERS)
+    if not core.endswith((".", "!", "?")):
+        return False
+    if not core.endswith("."):
+        return True
+    core = core.lstrip(_OPENERS).lower()
+    if core in ABBREVIATIONS_AT_END:
+        return next_word is not None and next_word.lstrip(_OPENERS)[:1].isupper()
+    return not (core in ABBREVIATIONS or _LETTER_DOTS.fullmatch(core))
+
+
+def count_sentences(text: str) -> int:
+    """How many sentences text holds: 1 plus the sentence ends before its last word (a last sentence needs no
+    period). Common abbreviations ("e.g.", "i.e.", "approx.", "U.S."), decimals and version numbers ("v1.2") are
+    not sentence ends, so a one-sentence summary with "e.g." is one sentence; "It is down. Users are angry." is two.
+    Never raises on text."""
+    words = text.split()
+    if not words:
+        return 0
+    return 1 + sum(_ends_sentence(w, words[i + 1]) for i, w in enumerate(words[:-1]))
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -219,23 +277,75 @@ def validate_example(row: dict, where: str) -> dict:
     return row
 
 
-def read_jsonl(path: Path, validate=validate_example) -> list[dict]:
-    """Read a JSONL file; every malformed line is reported with its line number."""
-    path = Path(path)
+DATAGEN_HINT = "regenerate the data with `python -m helpers.datagen`"
+
+
+def read_jsonl(path: Path, validate=validate_example, hint: str = DATAGEN_HINT) -> list[dict]:
+    """Read a JSONL file of examples. Every bad input is one DataError line naming the file (absolute path) and,
+    for a bad line, its number and the reason: invalid JSON, a byte that is not UTF-8, a key given twice, a repeated
+    id, a row that breaks the schema. A file with no rows at all is an error too, not an empty split. `hint` (what to
+    do about a missing or empty file) ends those two messages."""
+    hint = f"; {hint}" if hint else ""
+    path = Path(path).expanduser().resolve()
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; regenerate the data with `python -m helpers.datagen`")
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
+        raise FileNotFoundError(f"{path} does not exist{hint}")
+    if not path.is_file():
+        raise DataError(f"{path} is not a file")
+    rows: list[dict] = []
+    first_line_of: dict[str, int] = {}
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            where = f"{path}:{lineno}"
+            row = _decode_line(raw, where, strip_bom=lineno == 1)
+            if row is _BLANK:
                 continue
-            where = f"{path.name}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{where}: not valid JSON ({err.msg} at column {err.colno})") from None
-            rows.append(validate(row, where) if validate else row)
+            row = validate(row, where) if validate else row
+            row_id = row.get("id") if isinstance(row, dict) else None
+            if isinstance(row_id, str):
+                if row_id in first_line_of:
+                    raise DataError(f"{where}: duplicate id {row_id!r} (first on line {first_line_of[row_id]})")
+                first_line_of[row_id] = lineno
+            rows.append(row)
+    if not rows:
+        raise DataError(f"{path}: no rows (the file is empty or holds only blank lines){hint}")
     return rows
+
+
+_BLANK = object()
+
+
+def _decode_line(raw: bytes, where: str, strip_bom: bool = False):
+    """One JSONL line as a Python value, or _BLANK; a DataError naming `where` if it is not UTF-8 JSON."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{where}: not UTF-8 (byte 0x{raw[err.start]:02x} at byte {err.start + 1} of the line); "
+                        "save the file as UTF-8") from None
+    line = line.rstrip("\r\n")  # so a column number counts on this line, not on the next one
+    if strip_bom:
+        line = line.removeprefix("\ufeff")
+    if not line.strip():
+        return _BLANK
+    try:
+        return json.loads(line, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{where}: not valid JSON (column {err.colno}: {err.msg})") from None
+    except _DuplicateKey as err:
+        raise DataError(f"{where}: key {err.args[0]!r} given twice (json would keep the last value silently)") from None
+    except RecursionError:
+        raise DataError(f"{where}: not valid JSON (nested too deeply)") from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return obj
 
 
 def load_split(name: str, data_dir: Path | str | None = None) -> list[dict]:

@@ -5,10 +5,15 @@ building, retries on 429/529/500, error classes, response parsing). Behaviour is
 request text:
   GOOD            the answer containing it wins (otherwise "tie")
   RATE_ONCE       the first request with this text gets 429, the retry succeeds
+  FLAKY           the first request with this text gets its connection closed with no reply, the retry succeeds
   OVERLOADED      always 529 overloaded_error
   BROKEN          always 500
   MALFORMED       200 with content that is not JSON
   EMPTY           200 with no content blocks
+  HTTP_GARBAGE    200 whose body is not JSON at all (an HTML error page from a proxy)
+  WINNER_C        a comparison reply with winner "C" (outside the schema)
+  WINNER_MISSING  a comparison reply with no winner key
+  FAITH_9         a faithfulness reply with score 9 (outside 1-5)
   FIRST_WINS      the winner is whichever answer is shown first (a position-biased judge)
 A score request ("Score the answer from 1 to 10") gets 9 when its answer contains GOOD, else 4, unless the answer
 contains one of these (a reply that must be read as a failure):
@@ -41,10 +46,10 @@ class FakeAnthropic:
             def log_message(self, *args):
                 pass
 
-            def _send(self, status, body, headers=None, raw=False):
+            def _send(self, status, body, headers=None, raw=False, content_type="application/jsonl"):
                 data = body.encode() if raw else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("content-type", "application/jsonl" if raw else "application/json")
+                self.send_header("content-type", content_type if raw else "application/json")
                 self.send_header("retry-after-ms", "1")
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
@@ -70,6 +75,12 @@ class FakeAnthropic:
                     return self._send(200, _batch(bid, "ended", server.url))
                 if self.path.startswith("/v1/messages"):
                     status, reply = server.answer(body)
+                    if status is None:  # FLAKY: hang up without a reply
+                        self.close_connection = True
+                        return None
+                    if status == "garbage":
+                        return self._send(200, "<html><body>502 Bad Gateway</body></html>", raw=True,
+                                          content_type="text/html")
                     return self._send(status, reply)
                 self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": self.path}})
 
@@ -92,30 +103,40 @@ class FakeAnthropic:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def answer(self, body: dict, count: bool = True) -> tuple[int, dict]:
+    def _first_time(self, marker: str, text: str) -> bool:
+        with self.lock:
+            self.seen[marker + text] = self.seen.get(marker + text, 0) + 1
+            return self.seen[marker + text] == 1
+
+    def answer(self, body: dict, count: bool = True) -> tuple[int | str | None, dict]:
         text = body["messages"][0]["content"]
+        if "FLAKY" in text and count and self._first_time("FLAKY", text):
+            return None, {}
+        if "HTTP_GARBAGE" in text:
+            return ("garbage" if count else 500), _error("api_error", "Bad gateway")
         if "OVERLOADED" in text:
             return 529, _error("overloaded_error", "Overloaded")
         if "BROKEN" in text:
             return 500, _error("api_error", "Internal server error")
-        if "RATE_ONCE" in text and count:
-            with self.lock:
-                self.seen[text] = self.seen.get(text, 0) + 1
-                first = self.seen[text] == 1
-            if first:
-                return 429, _error("rate_limit_error", "Rate limited")
+        if "RATE_ONCE" in text and count and self._first_time("RATE_ONCE", text):
+            return 429, _error("rate_limit_error", "Rate limited")
         if "MALFORMED" in text:
             return 200, _message("I think answer A is somewhat better, overall.")
         if "EMPTY" in text:
             return 200, _message(None)
         if "Rate the answer's faithfulness" in text:
             answer = text.split("Answer:\n", 1)[1]
-            return 200, _message(json.dumps({"rationale": "checked", "score": 5 if "GOOD" in answer else 2}))
+            score = 9 if "FAITH_9" in text else 5 if "GOOD" in answer else 2
+            return 200, _message(json.dumps({"rationale": "checked", "score": score}))
         if "Score the answer from 1 to 10" in text:
             return 200, _message(json.dumps(_score_reply(text.split("Answer:\n", 1)[1].split("\n\nScore the", 1)[0])))
         a = text.split("Answer A:\n", 1)[1].split("\n\nAnswer B:\n", 1)[0]
         b = text.split("\n\nAnswer B:\n", 1)[1]
-        if "FIRST_WINS" in text:
+        if "WINNER_MISSING" in text:
+            return 200, _message(json.dumps({"rationale": "no verdict"}))
+        if "WINNER_C" in text:
+            winner = "C"
+        elif "FIRST_WINS" in text:
             winner = "A"
         else:
             winner = "A" if "GOOD" in a else "B" if "GOOD" in b else "tie"

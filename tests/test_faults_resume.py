@@ -33,10 +33,10 @@ SAMPLER = textwrap.dedent("""
     from helpers.models import tiny_model
     from helpers.task import load_split
 
-    class SlowJudge(RubricJudge):  # ~0.4 s per batch: slow enough to be killed in the middle
+    class SlowJudge(RubricJudge):  # sys.argv[2] s per batch: slow enough to be killed in the middle
         calls = 0
         def score_many(self, items, progress=False):
-            time.sleep(0.4)
+            time.sleep(float(sys.argv[2]))
             SlowJudge.calls += len(items)
             return [self.score(e, t) for e, t in items]
 
@@ -72,7 +72,7 @@ def test_a_killed_preference_build_loses_at_most_one_batch_and_resumes_without_d
     from helpers.judges import RubricJudge
 
     log = tmp_path / "samples.jsonl"
-    child = _spawn(SAMPLER, log)
+    child = _spawn(SAMPLER, log, 0.4)
     _wait_for(lambda: log.exists() and len(_log_ids(log)) >= 2, child)
     os.kill(child.pid, signal.SIGKILL)  # kill -9: no cleanup, no flush
     child.wait()
@@ -94,9 +94,9 @@ def test_a_killed_preference_build_loses_at_most_one_batch_and_resumes_without_d
 
 def test_two_concurrent_builds_on_one_log_neither_corrupt_it_nor_repeat_work(tmp_path):
     log = tmp_path / "samples.jsonl"
-    first = _spawn(SAMPLER, log)
+    first = _spawn(SAMPLER, log, 2.0)  # 6 batches: ~12 s, longer than the second one takes to start
     _wait_for(lambda: log.exists(), first)
-    second = _spawn(SAMPLER, log)
+    second = _spawn(SAMPLER, log, 2.0)
     done = [p.communicate(timeout=300) for p in (first, second)]
     outs = [json.loads(out.strip().splitlines()[-1]) for out, _ in done]
     ids = _log_ids(log)

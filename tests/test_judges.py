@@ -390,10 +390,13 @@ def test_estimates_return_an_error_instead_of_raising(monkeypatch, tmp_path):
     judge = ClaudeJudge(base_url=f"http://127.0.0.1:{port}", cache_dir=tmp_path, max_retries=0, timeout=5)
     cmp = judge.estimate([(EX, answer(), answer(summary="GOOD"))])
     score = judge.estimate_scores([(EX, answer())])
-    assert cmp == score == {"error": "token count failed: APIConnectionError"}
+    assert cmp["error"].startswith("estimate not computed: token count failed: APIConnectionError (")
+    assert "refused" in cmp["error"].lower() and "\n" not in cmp["error"]  # the network's reason, one line
+    assert (cmp["requests"], score["requests"]) == (2, 1)
     with FakeAnthropic() as server:
         judge = ClaudeJudge(base_url=server.url, cache_dir=tmp_path, max_retries=0)
         broken = {**EX, "report": EX["report"] + " BROKEN"}
-        assert judge.estimate_scores([(broken, answer())]) == {"error": "token count failed: HTTP 500 "
-                                                                         "InternalServerError"}
-        assert judge.estimate([(broken, answer(), "x")])["error"].startswith("token count failed: HTTP 500")
+        assert judge.estimate_scores([(broken, answer())]) == {
+            "error": "estimate not computed: token count failed: HTTP 500 InternalServerError", "requests": 1}
+        assert judge.estimate([(broken, answer(), "x")])["error"].startswith(
+            "estimate not computed: token count failed: HTTP 500")

@@ -70,3 +70,18 @@ def test_win_rate_with_ties_and_failures():
     assert w["low"] < w["rate"] < w["high"]
     # 62% on 30 prompts, the course's example, is not significant
     assert stats.win_rate([1] * 16 + [0.5] * 5 + [0] * 9)["p_sign"] > 0.05
+
+
+@pytest.mark.parametrize("values", [pytest.param([], id="empty"), pytest.param([float("nan")] * 4, id="all-missing")])
+def test_no_data_gives_no_p_value_and_no_rate(values):
+    # every judge call failed, or no prompts: "n/a", never p = 1.0 or a 50% rate
+    assert math.isnan(stats.sign_test(values)) and math.isnan(stats.permutation_test(values))
+    w = stats.win_rate(values, n_boot=100)
+    assert (w["n"], w["wins"], w["ties"], w["losses"]) == (0, 0, 0, 0) and w["missing"] == len(values)
+    assert all(math.isnan(w[k]) for k in ("rate", "low", "high", "p_sign", "p_permutation"))
+
+
+def test_all_ties_is_data_and_keeps_p_one():
+    assert stats.sign_test([0.0, 0.0, 0.0]) == 1.0 and stats.permutation_test([0.0, 0.0]) == 1.0
+    w = stats.win_rate([0.5] * 4, n_boot=100)
+    assert (w["rate"], w["n"], w["ties"], w["p_sign"]) == (0.5, 4, 4, 1.0)

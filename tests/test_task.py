@@ -28,6 +28,9 @@ def test_canonical_answer_is_valid():
     (GOOD.replace("SEV2", "sev-2"), "not spelled exactly"),
     ("Sure! Here is the triage:\n" + GOOD, "text outside"),
     (GOOD.replace('"search-api is down in eu-west-1."', '"It is down. Users are angry."'), "more than one sentence"),
+    (GOOD.replace('"search-api is down in eu-west-1."', '"It is down, e.g. for logins. Users wait"'),
+     "more than one sentence"),
+    (GOOD[:-1] + ', "severity": "SEV4"}', "duplicate keys: severity"),
     (GOOD.replace('"search-api",', '42,'), "component is not a non-empty string"),
     ('{"severity": "SEV2", "component": "search-api", "summary": "x"', "truncated"),
     ("{not json at all}", "malformed"),
@@ -38,6 +41,20 @@ def test_invalid_answers_say_why(text, problem):
     p = parse_response(text)
     assert not p.valid
     assert problem in p.reason
+
+
+@pytest.mark.parametrize("summary, n", [
+    ("search-api is down in eu-west-1.", 1),
+    ("search-api is down, e.g. for logins, i.e. everyone.", 1),
+    ("search-api v1.2 fails for approx. 3.5% of U.S. users since 9 a.m. today.", 1),
+    ("search-api (HTTP 500, 502, etc.) is down.", 1),
+    ("search-api is down. Users are angry.", 2),
+    ("search-api is down since 9 a.m. Users are angry!", 2),
+    ('search-api said "down." Then it recovered.', 2),
+    ("", 0),
+])
+def test_sentence_count_skips_abbreviations_and_decimals(summary, n):
+    assert task.count_sentences(summary) == n
 
 
 def test_fenced_json_is_read_but_not_format_conformant():
@@ -112,7 +129,7 @@ def _write(tmp_path, rows):
     ('["a", "list"]', "expected a JSON object"),
 ])
 def test_malformed_data_names_row_and_reason(tmp_path, bad_row, reason):
-    path = _write(tmp_path, [EXAMPLE, EXAMPLE, bad_row])
+    path = _write(tmp_path, [EXAMPLE, {**EXAMPLE, "id": "y"}, bad_row])  # distinct ids: a repeated one is an error
     with pytest.raises(DataError) as err:
         read_jsonl(path)
     assert "bad.jsonl:3" in str(err.value) and reason in str(err.value)

@@ -77,6 +77,8 @@ class JudgeCallError(RuntimeError):
 def parse_reply(message) -> dict:
     """The JSON object in a Messages API reply (structured output), read robustly: text blocks joined, code
     fences and stray prose tolerated. Raises JudgeCallError when no usable object is there."""
+    if isinstance(message, (str, bytes)):  # the SDK hands back a non-JSON body (a proxy's HTML page) as text
+        raise JudgeCallError(f"reply is not a Messages API message: {str(message)[:80]!r}")
     texts = [getattr(block, "text", "") for block in getattr(message, "content", None) or []
              if getattr(block, "type", None) == "text"]
     text = "\n".join(t for t in texts if t)
@@ -118,6 +120,16 @@ def _api_error(err: Exception) -> str:
     return f"HTTP {status} {type(err).__name__}" if status else type(err).__name__
 
 
+def _why_unreachable(err: Exception) -> str:
+    """_api_error plus, for a connection error, the network's own reason ("[Errno 111] Connection refused"), one
+    line. It comes from the socket layer (httpx), which never sees the API key."""
+    if getattr(err, "status_code", None) is not None:
+        return _api_error(err)  # an HTTP status says enough; its body is left out
+    cause = err.__cause__ or err.__context__
+    reason = " ".join(str(cause).split())[:100] if cause is not None and str(cause) else ""
+    return f"{_api_error(err)} ({reason})" if reason else _api_error(err)
+
+
 class ClaudeJudge:
     """Pairwise, faithfulness and pointwise judgements by Claude, via the anthropic SDK's Messages API.
 
@@ -125,13 +137,17 @@ class ClaudeJudge:
     recorded as position bias). score() rates one answer from 1 to 10. Successful, readable replies are cached on
     disk under artifacts/judge_cache, keyed by model, prompt version and inputs, so a re-run costs nothing.
     Failures are returned as failed verdicts or scores and are not cached, so the next run retries them.
+
+    An unreachable API (a closed port, no network) costs every call the SDK's retries; after `unreachable_after`
+    connection errors in a row (with no successful call between them) the judge stops calling and fails the
+    remaining calls at once, each still recorded as a failure. `usage["failed"]` counts every failure.
     """
 
     score_range = (1, 10)
 
     def __init__(self, model: str = "claude-opus-4-7", cache_dir: str | Path | None = None, concurrency: int = 4,
                  max_retries: int = 4, timeout: float = 120.0, max_tokens: int = 400, use_reference: bool = True,
-                 use_batch_api: bool = False, base_url: str | None = None, client=None):
+                 use_batch_api: bool = False, base_url: str | None = None, client=None, unreachable_after: int = 3):
         import anthropic
 
         self.model = model
@@ -146,6 +162,9 @@ class ClaudeJudge:
         self.client = client or anthropic.Anthropic(base_url=base_url, max_retries=max_retries, timeout=timeout)
         self.usage = {"calls": 0, "cached": 0, "failed": 0, "input_tokens": 0, "output_tokens": 0}
         self._lock = threading.Lock()
+        self.unreachable_after = max(1, int(unreachable_after))
+        self._connection_errors = 0  # in a row; a successful call resets it
+        self._unreachable_why = ""
 
     # -- requests --------------------------------------------------------------------------------------------
     def _compare_request(self, example: dict, first: str, second: str) -> dict:
@@ -204,9 +223,23 @@ class ClaudeJudge:
     def _count_usage(self, message) -> None:
         usage = getattr(message, "usage", None)
         with self._lock:
+            self._connection_errors = 0
             self.usage["calls"] += 1
             self.usage["input_tokens"] += getattr(usage, "input_tokens", 0) or 0
             self.usage["output_tokens"] += getattr(usage, "output_tokens", 0) or 0
+
+    def _connection_failed(self, err: Exception) -> None:
+        with self._lock:
+            self._connection_errors += 1
+            self._unreachable_why = _why_unreachable(err)
+
+    def _check_reachable(self) -> None:
+        """Raise JudgeCallError, without calling, once `unreachable_after` calls in a row got no connection."""
+        with self._lock:
+            n, why = self._connection_errors, self._unreachable_why
+        if n >= self.unreachable_after:
+            raise JudgeCallError(f"API unreachable: {n} calls in a row got no connection ({why}); not called "
+                                 "(check the network and ANTHROPIC_BASE_URL, then re-run: failures are retried)")
 
     def _call(self, params: dict, validate: Callable[[dict], object] | None = None) -> dict:
         """The parsed JSON reply for one request: from the cache, else from the API. `validate` raises
@@ -219,9 +252,13 @@ class ClaudeJudge:
             with self._lock:
                 self.usage["cached"] += 1
             return reply
+        self._check_reachable()
         try:
             message = self.client.messages.create(**params)
-        except (anthropic.APIStatusError, anthropic.APIConnectionError) as err:
+        except anthropic.APIConnectionError as err:
+            self._connection_failed(err)
+            raise JudgeCallError(f"{_why_unreachable(err)} after retries") from None
+        except anthropic.APIError as err:  # an HTTP error status, or a reply the SDK could not read
             raise JudgeCallError(f"{_api_error(err)} after retries") from None
         self._count_usage(message)
         reply = parse_reply(message)
@@ -289,7 +326,9 @@ class ClaudeJudge:
     # -- cost estimates --------------------------------------------------------------------------------------
     def _estimate(self, requests: list[dict], sample: int) -> dict:
         """Token and cost estimate for the uncached ones among `requests` (Messages API params), from the SDK's
-        token counting on a sample of them. An API that cannot be reached gives {"error": "<one line>"}."""
+        token counting on a sample of them. An API that cannot be reached, or that answers with an error, gives
+        {"error": "estimate not computed: <why, one line>", "requests": <uncached requests>} instead of raising:
+        the judging that follows records each failed call as a failure."""
         import anthropic
 
         todo = list({self._cache_path(p): p for p in requests if not self._cache_path(p).exists()}.values())
@@ -301,8 +340,12 @@ class ClaudeJudge:
             for params in todo[::max(1, len(todo) // sample)][:sample]:
                 to_count = {k: v for k, v in params.items() if k != "max_tokens"}
                 counted.append(self.client.messages.count_tokens(**to_count).input_tokens)
-        except (anthropic.APIStatusError, anthropic.APIConnectionError) as err:
-            return {"error": f"token count failed: {_api_error(err)}"}
+        except anthropic.APIConnectionError as err:
+            self._connection_failed(err)
+            return {"error": f"estimate not computed: token count failed: {_why_unreachable(err)}",
+                    "requests": len(todo)}
+        except anthropic.APIError as err:
+            return {"error": f"estimate not computed: token count failed: {_api_error(err)}", "requests": len(todo)}
         input_tokens = int(sum(counted) / len(counted) * len(todo))
         output_tokens = len(todo) * OUTPUT_TOKENS_PER_REQUEST
         price_in, price_out = PRICE_PER_MTOK.get(self.model, (0.0, 0.0))
@@ -313,13 +356,13 @@ class ClaudeJudge:
     def estimate(self, items: list[tuple[dict, str, str]], sample: int = 5) -> dict:
         """Token and cost estimate for comparing `items` (two calls each, one per order), from the SDK's token
         counting on a sample of requests; cached requests cost nothing and are left out. On an API error:
-        {"error": "<one line>"} instead of raising."""
+        {"error": "estimate not computed: <one line>", "requests": n} instead of raising."""
         return self._estimate([self._compare_request(ex, first, second) for ex, a, b in items
                                for first, second in ((a, b), (b, a))], sample)
 
     def estimate_scores(self, items: list[tuple[dict, str]], sample: int = 5) -> dict:
         """The same estimate for score_many(items): one request per (example, response). On an API error:
-        {"error": "<one line>"} instead of raising."""
+        {"error": "estimate not computed: <one line>", "requests": n} instead of raising."""
         return self._estimate([self._score_request(ex, response) for ex, response in items], sample)
 
     # -- the Message Batches API -----------------------------------------------------------------------------
@@ -340,8 +383,14 @@ class ClaudeJudge:
         try:
             batch = self.client.messages.batches.create(
                 requests=[{"custom_id": cid, "params": params} for cid, (params, _) in pending.items()])
-        except (anthropic.APIStatusError, anthropic.APIConnectionError) as err:
-            return dict.fromkeys(pending, f"batch not created: {_api_error(err)} after retries")
+        except anthropic.APIError as err:
+            return dict.fromkeys(pending, f"batch not created: {_why_unreachable(err)} after retries")
+        try:
+            return self._batch_results(batch, pending, validate, poll_s, timeout_s)
+        except anthropic.APIError as err:  # the connection was lost while waiting: the batch's id says where it is
+            return dict.fromkeys(pending, f"batch {batch.id} not read: {_why_unreachable(err)} after retries")
+
+    def _batch_results(self, batch, pending: dict, validate, poll_s: float, timeout_s: float) -> dict[str, str]:
         deadline = time.monotonic() + timeout_s
         while batch.processing_status != "ended":
             if time.monotonic() > deadline:

@@ -9,6 +9,12 @@
 
 Every prompt gets one pair record, kept or dropped with the reason, so the data-quality report can count them.
 Pure functions over the sampling log: re-pairing with other thresholds costs no generation and no judge call.
+
+The judge's output in the log is checked again here, by the rules of `helpers.judges.checked_verdicts` and
+`checked_scores` (the log does not carry the judge's scale, so a number is only checked to be a real, finite one):
+a verdict other than a clean "a"/"b"/"tie", or a score that is not a number, drops the prompt as "judge_failed"
+(its error kept), never a pair. `to_dataset` refuses too few kept pairs with the reason, counted
+from the dropped records: every judge call failed, everything tied, or no prompts.
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ import difflib
 import json
 import random
 import re
+from collections import Counter
 from pathlib import Path
 
+from helpers.judges.common import VERDICTS, value_problem
 from helpers.task import build_messages
 
 STRATEGIES = ("two_temperatures", "best_vs_worst")
@@ -43,9 +51,38 @@ def _pair(record: dict, chosen: dict, rejected: dict, decided_by: str, gap: floa
             "score_chosen": chosen.get("score"), "score_rejected": rejected.get("score")}
 
 
-def _dropped(record: dict, status: str, decided_by: str = "", gap: float | None = None) -> dict:
-    return {"id": record["id"], "severity": record["severity"], "hard_case": record.get("hard_case", False),
-            "status": status, "decided_by": decided_by, "score_gap": gap}
+def _dropped(record: dict, status: str, decided_by: str = "", gap: float | None = None,
+             error: str | None = None) -> dict:
+    out = {"id": record["id"], "severity": record["severity"], "hard_case": record.get("hard_case", False),
+           "status": status, "decided_by": decided_by, "score_gap": gap}
+    if error:
+        out["error"] = error
+    return out
+
+
+def _judge(record: dict) -> str:
+    return str(record.get("judge") or "?")
+
+
+def _sample_problem(sample: dict, judge: str) -> str | None:
+    """Why a logged sample's score cannot be used (None when it can, or when it is a recorded failure)."""
+    if sample.get("failed") is True:
+        return None if sample.get("score") is None else f"judge {judge} logged failed=True with score " \
+                                                         f"{sample['score']!r}"
+    if sample.get("failed") is not False:
+        return f"judge {judge} logged failed={sample.get('failed')!r}, not True or False"
+    problem = value_problem(sample.get("score"))
+    return None if problem is None else f"judge {judge} logged {problem}"
+
+
+def _course_problem(course: dict, judge: str) -> str | None:
+    """Why a logged course verdict cannot be used (None when it is a clean a/b/tie)."""
+    if course.get("failed") is not False:
+        return f"judge {judge} logged failed={course.get('failed')!r}, not True or False"
+    winner = course.get("winner")
+    if not isinstance(winner, str) or winner not in VERDICTS:
+        return f"judge {judge} logged winner {winner!r}, not 'a', 'b' or 'tie'"
+    return None
 
 
 def _decided_by_scores(best: dict, worst: dict) -> str:
@@ -57,9 +94,13 @@ def _decided_by_scores(best: dict, worst: dict) -> str:
 
 
 def best_vs_worst(record: dict, min_gap: float, near_identical: float, rng: random.Random) -> dict:
-    samples = [s for s in record["samples"] if not s["failed"] and s["score"] is not None]
+    problems = [p for s in record["samples"] if (p := _sample_problem(s, _judge(record)))]
+    if problems:  # a score the judge never really gave: the prompt is a failure, not a ranking of the rest
+        return _dropped(record, "judge_failed", error=problems[0] + ": recorded as a failure")
+    samples = [s for s in record["samples"] if not s["failed"]]
     if record.get("status") == "judge_failed" or len(samples) < 2:
-        return _dropped(record, "judge_failed")
+        errors = [s.get("error") for s in record["samples"] if s.get("error")]
+        return _dropped(record, "judge_failed", error=errors[0] if errors else None)
     order = list(range(len(samples)))
     rng.shuffle(order)  # equal scores: a random one, not always the first temperature
     ranked = sorted(order, key=lambda i: samples[i]["score"])
@@ -78,14 +119,15 @@ def two_temperatures(record: dict) -> dict:
     course = record.get("course")
     if course is None:
         raise ValueError(f"record {record['id']}: no course comparison; the temperatures must include 0.7 and 1.2")
-    if course["failed"]:
-        return _dropped(record, "judge_failed")
+    if course.get("failed") is True:
+        return _dropped(record, "judge_failed", error=course.get("error"))
+    problem = _course_problem(course, _judge(record))
+    if problem is not None:  # e.g. winner "A", or None without failed: a failure, never a win for b
+        return _dropped(record, "judge_failed", error=problem + ": recorded as a failure")
     i_low, i_high = record["course_indices"]
     low, high = record["samples"][i_low], record["samples"][i_high]
     if low["text"].strip() == high["text"].strip():
         return _dropped(record, "identical")
-    if course["winner"] not in ("a", "b", "tie"):
-        raise ValueError(f"record {record['id']}: judge verdict {course['winner']!r} is not 'a', 'b' or 'tie'")
     decided_by = (course.get("details") or {}).get("rule", "judge")
     if course["winner"] == "tie":
         return _dropped(record, "tie", decided_by)
@@ -105,19 +147,28 @@ def select_pairs(records: list[dict], reports: dict[str, str], strategy: str = "
                  min_gap: float = 1.0, near_identical: float = 0.98, seed: int = 0) -> list[dict]:
     """One pair record per prompt for `strategy`: status "kept" (with the TRL triple, who decided it and the score
     gap) or why it was dropped ("tie", "small_gap", "near_identical", "identical", "judge_failed").
-    `reports` maps example id -> report text (the prompt is rebuilt from it)."""
+    `reports` maps example id -> report text (the prompt is rebuilt from it). A duplicate id among `records`, or
+    a record with no report, is a ValueError naming the id."""
     if strategy not in STRATEGIES:
         raise ValueError(f"pair_strategy={strategy!r}: choose one of {', '.join(STRATEGIES)}")
     if min_gap < 0:
         raise ValueError(f"min_score_gap={min_gap!r} must be >= 0")
     if not 0 < near_identical <= 1:
         raise ValueError(f"near_identical={near_identical!r} must be in (0, 1]")
+    seen = set()
+    for record in records:
+        if record["id"] in seen:
+            raise ValueError(f"select_pairs: duplicate example id {record['id']!r} in the records; every prompt must "
+                             "appear once (prefs.latest_records keeps the last record of each)")
+        seen.add(record["id"])
     rng = random.Random(seed)
     out = []
     for record in records:
         pair = (best_vs_worst(record, min_gap, near_identical, rng) if strategy == "best_vs_worst"
                 else two_temperatures(record))
         if pair["status"] == "kept":
+            if record["id"] not in reports:
+                raise ValueError(f"select_pairs: no report for example id {record['id']!r} in `reports`")
             pair["prompt"] = build_messages(reports[record["id"]])
         out.append(pair)
     return out
@@ -128,8 +179,37 @@ def triples(pairs: list[dict]) -> list[dict]:
     return [{k: p[k] for k in TRIPLE_KEYS} for p in pairs if p.get("status") == "kept"]
 
 
-def to_dataset(pairs: list[dict], val_fraction: float = 0.1, seed: int = 0):
-    """Validated triples as a DatasetDict with a held-out "validation" split (split by example, seeded)."""
+DROP_REASONS = {"judge_failed": "the judge call failed", "tie": "tied", "identical": "identical answers (a tie)",
+                "small_gap": "score gap below min_score_gap", "near_identical": "near-identical answers"}
+
+
+def why_too_few(pairs: list[dict]) -> str:
+    """Why these pair records keep no (or few) pairs, one line, from the statuses of the dropped ones: no prompts;
+    every judge call failed (the key or the network); every pair tied; or the count of each reason."""
+    dropped = Counter(p.get("status") for p in pairs if p.get("status") != "kept")
+    n = len(pairs)
+    if n == 0:
+        return "there were no prompts (check n_pref_prompts and the prefs split)"
+    failed = dropped.get("judge_failed", 0)
+    if failed == n:
+        error = next((p["error"] for p in pairs if p.get("error")), None)
+        return (f"every judge call failed ({failed} of {n} prompts)" + (f", e.g. {error}" if error else "")
+                + ": check ANTHROPIC_API_KEY and the network, then re-run (failed calls are retried)")
+    ties = dropped.get("tie", 0) + dropped.get("identical", 0)
+    if ties == n:
+        return (f"every pair tied ({ties} of {n} prompts): the answers do not differ enough for the judge; "
+                "sample at more temperatures or use best_vs_worst")
+    if not dropped:
+        return f"all {n} prompts gave a pair, and that is too few: use more prompts (n_pref_prompts)"
+    counts = ", ".join(f"{count} {DROP_REASONS.get(status, status)}" for status, count in dropped.most_common())
+    hint = ("; most judge calls failed: check ANTHROPIC_API_KEY and the network, then re-run" if failed > n / 2
+            else "; see the data-quality report, or lower min_score_gap")
+    return f"dropped: {counts}{hint}"
+
+
+def to_dataset(pairs: list[dict], val_fraction: float = 0.1, seed: int = 0, min_pairs: int = 1):
+    """Validated triples as a DatasetDict with a held-out "validation" split (split by example, seeded). Fewer than
+    `min_pairs` kept pairs is a PreferenceDataError that says why (`why_too_few`)."""
     from datasets import Dataset, DatasetDict
 
     from helpers.preferences.validation import PreferenceDataError, validate_preferences
@@ -137,9 +217,11 @@ def to_dataset(pairs: list[dict], val_fraction: float = 0.1, seed: int = 0):
     if not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction={val_fraction!r} must be in [0, 1)")
     kept = [p for p in pairs if p.get("status") == "kept"]
-    if not kept:
-        raise PreferenceDataError(f"no usable preference pairs among {len(pairs)} prompts: nothing to train on "
-                                  "(see the data-quality report for why each prompt was dropped)")
+    if len(kept) < max(1, min_pairs):
+        what = "no usable preference pairs" if not kept else f"only {len(kept)} usable preference pairs"
+        need = f" (min_pairs={min_pairs})" if min_pairs > 1 else ""
+        raise PreferenceDataError(f"{what} among {len(pairs)} prompts{need}: nothing to train on; "
+                                  f"{why_too_few(pairs)}")
     rows = triples(kept)
     validate_preferences(rows)
     ids = sorted(p["id"] for p in kept)
@@ -149,8 +231,11 @@ def to_dataset(pairs: list[dict], val_fraction: float = 0.1, seed: int = 0):
     train = [row for row, p in zip(rows, kept, strict=True) if p["id"] not in val_ids]
     val = [row for row, p in zip(rows, kept, strict=True) if p["id"] in val_ids]
     features = _features()
-    return DatasetDict({"train": Dataset.from_list(train, features=features),
-                        "validation": Dataset.from_list(val, features=features)})
+
+    def split(rows: list[dict]):  # from_list([]) loses the columns ("Keys mismatch ... {} (target)")
+        return Dataset.from_dict({k: [row[k] for row in rows] for k in TRIPLE_KEYS}, features=features)
+
+    return DatasetDict({"train": split(train), "validation": split(val)})
 
 
 def _features():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from helpers.judges.common import value_problem
 from helpers.task import parse_response
 
 
@@ -71,17 +72,20 @@ def quality_report(pairs_by_strategy: dict[str, list[dict]]):
 
 
 def sample_report(records: list[dict]):
-    """How the N samples themselves look, per temperature: format-valid and severity-right shares, mean score,
-    and how many prompts had at least one right and one wrong severity (the raw material for signal pairs)."""
+    """How the N samples themselves look, per temperature: how many judge calls failed (an unreachable API shows
+    here first), format-valid and severity-right shares, mean score, and how many prompts had at least one right
+    and one wrong severity (the raw material for signal pairs)."""
     import pandas as pd
 
     rows = {}
     temps = sorted({s["temperature"] for r in records for s in r["samples"]})
     for t in temps:
         samples = [(r, s) for r in records for s in r["samples"] if s["temperature"] == t]
-        scored = [s["score"] for _, s in samples if s["score"] is not None]
+        # only real scores: a failure, or anything a judge logged that is not a number, is left out of the mean
+        scored = [s["score"] for _, s in samples if s.get("failed") is False and value_problem(s["score"]) is None]
         rows[f"T={t}"] = {
             "answers": len(samples),
+            "judge calls failed": len(samples) - len(scored),
             "format-valid": sum(parse_response(s["text"]).valid for _, s in samples) / len(samples),
             "severity right": sum(parse_response(s["text"]).severity == r["severity"] for r, s in samples)
             / len(samples),

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from helpers.cache import content_hash, exclusive
 from helpers.generation import sample_n
+from helpers.judges import checked_scores, checked_verdict, checked_verdicts, score_range
 from helpers.task import format_prompt
 
 COURSE_TEMPERATURES = (0.7, 1.2)  # the course's recipe: one answer at each, the judge picks
@@ -109,7 +110,8 @@ def _write(path: Path, records: list[dict]) -> None:
 def _rescore(record: dict, example: dict, judge) -> dict:
     """Re-run the judge calls that failed in `record` (the samples are kept: nothing is generated again)."""
     todo = [i for i, s in enumerate(record["samples"]) if s["failed"]]
-    scores = judge.score_many([(example, record["samples"][i]["text"]) for i in todo], progress=False)
+    items = [(example, record["samples"][i]["text"]) for i in todo]
+    scores = checked_scores(judge.score_many(items, progress=False), len(items), judge.name, *score_range(judge))
     samples = list(record["samples"])
     for i, score in zip(todo, scores, strict=True):
         samples[i] = _sample_entry(samples[i]["text"], samples[i]["temperature"], score)
@@ -119,7 +121,7 @@ def _rescore(record: dict, example: dict, judge) -> dict:
         i_low, i_high = record["course_indices"]
         low, high = samples[i_low]["text"], samples[i_high]["text"]
         a, b = (low, high) if course["low_first"] else (high, low)
-        record["course"] = _course_entry(judge.compare(example, a, b), course["low_first"])
+        record["course"] = _course_entry(checked_verdict(judge.compare(example, a, b), judge.name), course["low_first"])
     record["status"] = _status(record)
     return record
 
@@ -192,8 +194,10 @@ def _sample_and_score(examples, model, tokenizer, judge, out_path: Path, tempera
 
         def save_batch(indices: list[int], answers: list[list[str]], chunk=chunk, low_first=low_first) -> None:
             batch = [chunk[i] for i in indices]
-            scores = judge.score_many([(e, a) for e, texts in zip(batch, answers, strict=True) for a in texts],
-                                      progress=False)
+            items = [(e, a) for e, texts in zip(batch, answers, strict=True) for a in texts]
+            # checked at the boundary: a malformed or missing result is a recorded failure, never a score
+            scores = checked_scores(judge.score_many(items, progress=False), len(items), judge.name,
+                                    *score_range(judge))
             records = []
             for j, (example, texts) in enumerate(zip(batch, answers, strict=True)):
                 records.append({"id": example["id"], "example_sha": shas[example["id"]],
@@ -206,7 +210,7 @@ def _sample_and_score(examples, model, tokenizer, judge, out_path: Path, tempera
                 for i, example, record in zip(indices, batch, records, strict=True):
                     low, high = record["samples"][course[0]]["text"], record["samples"][course[1]]["text"]
                     items.append((example, low, high) if low_first[i] else (example, high, low))
-                verdicts = judge.compare_many(items, progress=False)
+                verdicts = checked_verdicts(judge.compare_many(items, progress=False), len(items), judge.name)
                 for i, record, verdict in zip(indices, records, verdicts, strict=True):
                     record["course_indices"] = list(course)
                     record["course"] = _course_entry(verdict, low_first[i])

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from helpers.preferences.validation import PreferenceDataError, validate_preferences
 
+LOCAL_KINDS = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}
+
 
 def load_ultrafeedback(source: str = "HuggingFaceH4/ultrafeedback_binarized", split: str = "train_prefs",
                        limit: int | None = None) -> list[dict]:
@@ -14,36 +16,70 @@ def load_ultrafeedback(source: str = "HuggingFaceH4/ultrafeedback_binarized", sp
     `source` is the hub name (needs network) or a local .parquet / .jsonl / .json file with the same schema:
     `prompt` (str), `prompt_id`, `chosen` and `rejected` (message lists that begin with the user turn),
     `score_chosen`, `score_rejected`. Returns rows {"prompt": [user msg], "chosen": [assistant msgs...],
-    "rejected": [...], "id", "score_chosen", "score_rejected"}; every row is validated.
+    "rejected": [...], "id", "score_chosen", "score_rejected"}; every row is validated. `limit` (>= 1) keeps the
+    first rows only. A bad input is one line: the parameter and its value, or the file and what is wrong with it.
     """
-    from datasets import load_dataset
+    from helpers import checks
 
-    path = Path(source).expanduser()
-    if path.exists():
-        kind = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}.get(path.suffix)
-        if kind is None:
-            raise ValueError(f"{path}: expected a .parquet, .jsonl or .json file")
-        ds = load_dataset(kind, data_files=str(path), split="train")
-    else:
-        try:
-            ds = load_dataset(source, split=split)
-        except Exception as err:  # offline: ConnectionError, OfflineModeIsEnabled, DatasetNotFoundError ...
-            raise FileNotFoundError(
-                f"could not load {source!r} split {split!r} ({type(err).__name__}). Offline, download the parquet "
-                "file elsewhere and pass its local path as `source`.") from err
     if limit is not None:
-        ds = ds.select(range(min(limit, len(ds))))
+        checks.count("limit", limit)  # limit=-1 used to return 0 rows without a word
+    path = Path(source).expanduser()
+    if path.exists() or path.suffix in LOCAL_KINDS or str(source).startswith((".", "/", "~")):
+        ds = _read_local(path.resolve())
+    else:
+        ds = _load_hub(source, split)
+    if limit is not None:
+        ds = ds[:limit] if isinstance(ds, list) else ds.select(range(min(limit, len(ds))))
+    if len(ds) == 0:
+        raise PreferenceDataError(f"{source}: no rows")
     rows, bad = [], []
     for i, ex in enumerate(ds):
         try:
             rows.append(_convert_ultrafeedback(ex))
-        except (KeyError, TypeError, ValueError) as err:
-            bad.append((i, str(err)))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            bad.append((i, f"missing field {err}" if isinstance(err, KeyError) else str(err)))
     bad += [(i, p) for i, p in validate_preferences(rows, raise_on_error=False)]
     if bad:
-        shown = "\n".join(f"  row {i}: {reason}" for i, reason in bad[:50])
-        raise PreferenceDataError(f"{len(bad)} unusable UltraFeedback rows in {source}:\n{shown}")
+        shown = "; ".join(f"row {i}: {reason}" for i, reason in sorted(bad)[:20])
+        more = f"; ... and {len(bad) - 20} more" if len(bad) > 20 else ""
+        raise PreferenceDataError(f"{len(bad)} unusable UltraFeedback rows (counted from 0) in {source}: "
+                                  f"{shown}{more}")
     return rows
+
+
+def _read_local(path: Path):
+    """A local file's rows: JSONL through the workbook's reader (file:line for bad JSON, bad bytes, repeated keys),
+    parquet and JSON through `datasets`, whose errors become one line naming the file."""
+    from datasets import load_dataset
+
+    from helpers.task import read_jsonl
+
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist (a local UltraFeedback file: .parquet, .jsonl or .json)")
+    kind = LOCAL_KINDS.get(path.suffix)
+    if kind is None or not path.is_file():
+        raise PreferenceDataError(f"{path}: expected a .parquet, .jsonl or .json file")
+    if path.suffix == ".jsonl":
+        return read_jsonl(path, validate=None, hint="")
+    if path.stat().st_size == 0 or (kind == "json" and not path.read_bytes().strip()):
+        raise PreferenceDataError(f"{path}: empty file, no rows")  # `datasets` fails on it with a bare StopIteration
+    try:
+        return load_dataset(kind, data_files=str(path), split="train")
+    except Exception as err:  # ArrowInvalid, DatasetGenerationError, UnicodeDecodeError, StopIteration-as-Runtime...
+        root = err.__cause__ or err  # `datasets` wraps the parser's message ("JSON parse error ... in row 1")
+        first = (str(root).strip().splitlines() or [""])[0][:200]
+        raise PreferenceDataError(f"{path}: could not be read as {kind} ({type(root).__name__}: {first})") from err
+
+
+def _load_hub(source: str, split: str):
+    from datasets import load_dataset
+
+    try:
+        return load_dataset(source, split=split)
+    except Exception as err:  # offline: ConnectionError, OfflineModeIsEnabled, DatasetNotFoundError ...
+        raise FileNotFoundError(
+            f"could not load {source!r} split {split!r} ({type(err).__name__}). Offline, download the parquet "
+            "file elsewhere and pass its local path as `source`.") from err
 
 
 def _convert_ultrafeedback(ex: dict) -> dict:

@@ -57,11 +57,24 @@ def row_problem(row) -> str | None:
     return None
 
 
-def validate_preferences(rows, raise_on_error: bool = True) -> list[tuple[int, str]]:
-    """Check every row; return [(index, reason)] of the bad ones, or raise PreferenceDataError listing them all."""
+MAX_LISTED = 20  # bad rows named in one error; the rest are counted
+
+
+def validate_preferences(rows, raise_on_error: bool = True, source=None, line_numbers=None) -> list[tuple[int, str]]:
+    """Check every row; return [(index, reason)] of the bad ones, or raise PreferenceDataError naming them, on one
+    line. `source` (the file the rows came from) and `line_numbers` (each row's line in it) make each bad row
+    "<file>:<line>: reason" instead of "row <index>: reason". An empty list passes (an empty validation split is
+    allowed); a caller that needs rows says so itself."""
+    if isinstance(rows, (str, bytes, dict)):
+        raise PreferenceDataError(f"preference rows must be a list of rows, got one {type(rows).__name__}")
+    rows = list(rows)
+    where = f"{source}: " if source else ""
     bad = [(i, p) for i, row in enumerate(rows) if (p := row_problem(row))]
     if bad and raise_on_error:
-        shown = "\n".join(f"  row {i}: {reason}" for i, reason in bad[:50])
-        more = f"\n  ... and {len(bad) - 50} more" if len(bad) > 50 else ""
-        raise PreferenceDataError(f"{len(bad)} of {len(rows)} preference rows are unusable:\n{shown}{more}")
+        def name(i):
+            return f"{source}:{line_numbers[i]}" if source and line_numbers else f"row {i}"
+
+        shown = "; ".join(f"{name(i)}: {reason}" for i, reason in bad[:MAX_LISTED])
+        more = f"; ... and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""
+        raise PreferenceDataError(f"{where}{len(bad)} of {len(rows)} preference rows are unusable: {shown}{more}")
     return bad

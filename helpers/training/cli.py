@@ -1,43 +1,183 @@
-"""`python -m helpers.training dpo --config helpers/configs/dpo.yaml`: the notebook's DPO run from a YAML file."""
+"""`python -m helpers.training dpo --config helpers/configs/dpo.yaml`: the notebook's DPO run from a YAML file.
+
+Everything the run reads is checked before any model is loaded: a missing or empty preferences file, a typo in a
+setting or a value out of range is one line on stderr (exit status 2) naming the file, and the line or setting,
+instead of a StopIteration from deep inside `datasets` minutes later.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from helpers.training.dpo import DPORunConfig, train_dpo
 
+CONFIG_KEYS = ("preferences", "val_fraction", "out_dir", "kl_prompts_from_eval", "dpo")
 
-def run_from_config(path: str | Path) -> dict:
-    """Train DPO from a YAML file (the same run the notebook does). Keys: `dpo` (DPORunConfig fields),
-    `preferences` (a preferences.jsonl written by Session B, or any JSONL of triples), `val_fraction`, `out_dir`,
-    `kl_prompts_from_eval` (how many eval-split prompts to sample for the KL monitor)."""
+
+class ConfigError(ValueError):
+    """A run config that cannot start a run; the one-line message names the config file and the setting."""
+
+
+@dataclass
+class PreparedRun:
+    """What `train_dpo` needs, read and checked: the config, the data and where the run writes."""
+
+    config: DPORunConfig
+    train: object
+    val: object
+    kl_prompts: list[str] | None
+    out_dir: str | None
+
+
+def load_config(path: str | Path) -> dict:
+    """The YAML run config as a dict, checked: the file exists and parses, only known keys, `preferences` set."""
     import yaml
+
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such config file (see helpers/configs/dpo.yaml for an example)")
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 ({err.reason} at byte {err.start})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(err, 'problem', None) or type(err).__name__})") from None
+    if spec is None:
+        raise ConfigError(f"{path}: the config is empty; it needs at least `preferences` and `dpo.sft_adapter`")
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got a {type(spec).__name__}")
+    unknown = sorted(str(k) for k in spec if k not in CONFIG_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(CONFIG_KEYS)}")
+    prefs = spec.get("preferences")
+    if not isinstance(prefs, str) or not prefs.strip():
+        raise ConfigError(f"{path}: `preferences` must name a preferences JSONL file, got {prefs!r}")
+    if not isinstance(spec.get("dpo", {}), dict):
+        raise ConfigError(f"{path}: `dpo` must be a mapping of DPORunConfig fields, got {spec['dpo']!r}")
+    return spec
+
+
+def run_config(spec: dict, path: str | Path) -> DPORunConfig:
+    """The `dpo:` block as a DPORunConfig; an unknown field or a value out of range names the config file."""
+    from helpers import checks
+
+    path = Path(path).expanduser().resolve()
+    dpo = spec.get("dpo") or {}
+    known = {f.name for f in fields(DPORunConfig)}
+    unknown = sorted(str(k) for k in dpo if k not in known)
+    if unknown:
+        raise ConfigError(f"{path}: dpo: unknown field(s) {', '.join(unknown)} (see helpers.training.DPORunConfig)")
+    values = {f.name: f.default for f in fields(DPORunConfig) if isinstance(f.default, (int, float))} | dpo
+    try:  # named checks first: DPORunConfig's own would fail on a string with "'>' not supported ..."
+        rules = {"beta": checks.positive, "learning_rate": checks.positive, "epochs": checks.positive,
+                 "nll_weight": lambda n, v: checks.number(n, v, minimum=0),
+                 "kl_prompts": lambda n, v: checks.count(n, v, minimum=0),
+                 **dict.fromkeys(("batch_size", "grad_accum", "eval_steps", "save_steps", "logging_steps",
+                                  "max_length"), checks.count)}
+        for name, rule in rules.items():
+            if name in values:
+                rule(name, values[name])
+        steps = values.get("max_steps", -1)
+        if steps != -1 and not (checks.is_int(steps) and steps >= 1):
+            raise checks.ParameterError(f"max_steps must be -1 (run the epochs) or an integer >= 1, "
+                                        f"got {checks.show(steps)}")
+        config = DPORunConfig(**dpo)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"{path}: dpo: {err}") from None
+    if not config.sft_adapter:
+        raise ConfigError(f"{path}: dpo.sft_adapter is empty: DPO starts from an SFT adapter (train one first)")
+    adapter = Path(config.sft_adapter).expanduser().resolve()
+    if not (adapter / "adapter_config.json").is_file():
+        raise ConfigError(f"{path}: dpo.sft_adapter {adapter} holds no adapter_config.json (not a PEFT adapter)")
+    return config
+
+
+def read_preferences(prefs_path: str | Path, config_path: str | Path = "") -> tuple[list, list[int]]:
+    """(records, the line each came from) of a preferences JSONL: a builder's log or plain triples.
+
+    A missing, empty or non-UTF-8 file is one line naming it (and the line of the bad byte); `read_records` alone
+    returns [] for a missing file, which later surfaced as a StopIteration."""
+    from helpers.preferences import PreferenceDataError, read_records
+
+    path = Path(prefs_path).expanduser().resolve()
+    named_in = f" (`preferences` in {Path(config_path).expanduser().resolve()})" if config_path else ""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: preferences file not found{named_in}; build it with "
+                                "notebooks/02_preferences_and_dpo.ipynb (Session B) or fix the path")
+    if not path.is_file():
+        raise PreferenceDataError(f"{path}: is not a file{named_in}")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise PreferenceDataError(f"{path}:{line}: not UTF-8 (byte 0x{data[err.start]:02x}); "
+                                  "save it as UTF-8") from None
+    records = read_records(path)
+    if not records:
+        raise PreferenceDataError(f"{path}: no preference rows (the file is empty or holds only blank lines){named_in}")
+    lines = [n for n, line in enumerate(text.splitlines(), 1) if line.strip()][: len(records)]
+    return records, lines
+
+
+def prepare_run(path: str | Path) -> PreparedRun:
+    """Read and check everything a run needs (config, preferences, held-out prompts); no model is loaded yet,
+    except the tokenizer for the KL prompts."""
     from datasets import Dataset
 
-    from helpers.preferences import read_records, to_dataset, validate_preferences
+    from helpers import checks
+    from helpers.preferences import PreferenceDataError, to_dataset, validate_preferences
     from helpers.task import format_prompt, load_split
 
-    spec = yaml.safe_load(Path(path).read_text())
-    config = DPORunConfig(**spec.get("dpo", {}))
-    records = read_records(spec["preferences"])
-    if records and "status" in records[0]:
-        data = to_dataset(records, val_fraction=spec.get("val_fraction", 0.1), seed=config.seed)
+    spec = load_config(path)
+    config = run_config(spec, path)
+    val_fraction = spec.get("val_fraction", 0.1)
+    n_kl = spec.get("kl_prompts_from_eval", config.kl_prompts)
+    try:
+        checks.fraction("val_fraction", val_fraction, low_open=False)
+        checks.count("kl_prompts_from_eval", n_kl, minimum=0)
+    except checks.ParameterError as err:
+        raise ConfigError(f"{Path(path).expanduser().resolve()}: {err}") from None
+    out_dir = spec.get("out_dir")
+    if out_dir is not None and (not isinstance(out_dir, str) or Path(out_dir).expanduser().is_file()):
+        raise ConfigError(f"{Path(path).expanduser().resolve()}: out_dir must be a folder path, got {out_dir!r}")
+
+    prefs_path = Path(spec["preferences"]).expanduser().resolve()
+    records, lines = read_preferences(prefs_path, path)
+    if isinstance(records[0], dict) and "status" in records[0]:  # a builder's log: keep the kept pairs
+        try:
+            data = to_dataset(records, val_fraction=val_fraction, seed=config.seed)
+        except PreferenceDataError as err:
+            raise PreferenceDataError(f"{prefs_path}: {err}") from None
         train, val = data["train"], data["validation"]
     else:
-        validate_preferences(records)
+        validate_preferences(records, source=prefs_path, line_numbers=lines)
         train, val = Dataset.from_list(records), None
-    n_kl = spec.get("kl_prompts_from_eval", config.kl_prompts)
     kl_prompts = None
     if n_kl:
         from helpers.models import load_tokenizer
 
         tok = load_tokenizer(config.model_name)
         kl_prompts = [format_prompt(tok, e["report"]) for e in load_split("eval")[-n_kl:]]
-    return train_dpo(config, train, val, kl_prompts=kl_prompts, out_dir=spec.get("out_dir"))
+    return PreparedRun(config, train, val, kl_prompts, out_dir)
+
+
+def run_from_config(path: str | Path) -> dict:
+    """Train DPO from a YAML file (the same run the notebook does). Keys: `dpo` (DPORunConfig fields),
+    `preferences` (a preferences.jsonl written by Session B, or any JSONL of triples), `val_fraction`, `out_dir`,
+    `kl_prompts_from_eval` (how many eval-split prompts to sample for the KL monitor)."""
+    run = prepare_run(path)
+    return train_dpo(run.config, run.train, run.val, kl_prompts=run.kl_prompts, out_dir=run.out_dir)
 
 
 def main(argv=None) -> int:
     import argparse
+    import sys
+
+    from helpers.models import ModelNotFoundError
 
     parser = argparse.ArgumentParser(description="Train DPO from a YAML config (also under `accelerate launch`).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +194,11 @@ def main(argv=None) -> int:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(run_sweep_from_config(args.config))
         return 0
-    summary = run_from_config(args.config)
+    try:
+        run = prepare_run(args.config)  # bad input: one line, before any model is loaded
+    except (ValueError, FileNotFoundError, ModelNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    summary = train_dpo(run.config, run.train, run.val, kl_prompts=run.kl_prompts, out_dir=run.out_dir)
     print(f"DPO adapter: {summary['adapter']} ({summary['global_steps']} steps, {summary['train_runtime']:.0f} s)")
     return 0
