@@ -105,3 +105,66 @@ def all_of(*checks) -> None:
             problems.append(str(err))
     if problems:
         raise ParameterError("; ".join(problems))
+
+
+def choice(name: str, value, options) -> str:
+    """One of a fixed set of strings (a judge kind, a pairing strategy)."""
+    if value not in options:
+        raise ParameterError(f"{name} must be one of {', '.join(map(repr, options))}, got {show(value)}")
+    return value
+
+
+def flag(name: str, value) -> bool:
+    """True or False (not 0/1, not "yes": papermill passes what it is given)."""
+    if not isinstance(value, bool):
+        raise ParameterError(f"{name} must be True or False, got {show(value)}")
+    return value
+
+
+def steps_or_all(name: str, value) -> int:
+    """-1 (no cap: run the epochs) or a number of steps >= 1."""
+    if not is_int(value) or not (value == -1 or value >= 1):
+        raise ParameterError(f"{name} must be -1 (run the epochs) or an integer >= 1, got {show(value)}")
+    return int(value)
+
+
+def _session_rules() -> dict[str, dict]:
+    from helpers.preferences.pairing import STRATEGIES
+    from helpers.training.sft import SFT_SELECTIONS
+
+    judges = ("auto", "rubric", "claude")
+    return {
+        "02_preferences_and_dpo": {
+            "seed": integer, "sft_examples": count, "sft_selection": lambda n, v: choice(n, v, SFT_SELECTIONS),
+            "sft_epochs": positive, "sft_learning_rate": positive, "sft_severity_weight": positive,
+            "sft_check_prompts": count, "n_pref_prompts": count,
+            "sample_temperatures": lambda n, v: positives(n, v, min_len=2),
+            "pair_strategy": lambda n, v: choice(n, v, STRATEGIES),
+            "min_score_gap": lambda n, v: number(n, v, minimum=0),
+            "near_identical": lambda n, v: fraction(n, v, high_open=False),
+            "max_new_tokens": count, "gen_batch_size": count, "judge": lambda n, v: choice(n, v, judges),
+            "judge_concurrency": count, "use_batch_api": flag,
+            "val_fraction": lambda n, v: fraction(n, v, low_open=False),
+            "beta": positive, "learning_rate": positive, "nll_weight": lambda n, v: number(n, v, minimum=0),
+            "epochs": positive, "batch_size": count, "grad_accum": count, "max_steps": steps_or_all,
+            "eval_steps": count, "kl_prompts": lambda n, v: count(n, v, minimum=0), "kl_warn_nats": positive,
+            "beta_demo": lambda n, v: positives(n, v, min_len=0), "beta_demo_steps": count,
+            "beta_demo_triples": count, "compare_recipes": flag, "contrast_prompts": count,
+            "n_side_by_side": lambda n, v: count(n, v, minimum=0),
+        },
+        "03_three_way_eval": {
+            "seed": integer, "n_eval": count, "max_new_tokens": count, "batch_size": count,
+            "judge": lambda n, v: choice(n, v, judges), "judge_concurrency": count,
+            "n_bootstrap": lambda n, v: count(n, v, minimum=100),
+            "n_examples_shown": lambda n, v: count(n, v, minimum=0),
+        },
+    }
+
+
+def check_notebook_parameters(notebook: str, namespace: dict) -> None:
+    """Every range-checked parameter of a session notebook, read from its namespace (`globals()` in the notebook),
+    before any work: one ParameterError naming each bad one with its value (`n_pref_prompts = -1` used to start a
+    679-prompt build). Session A's parameters are checked by `dpo_math.check_parameters`."""
+    rules = _session_rules()[notebook]
+    all_of(*(lambda name=name, rule=rule: rule(name, namespace[name]) for name, rule in rules.items()
+             if name in namespace))

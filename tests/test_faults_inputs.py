@@ -452,3 +452,59 @@ def test_a_fitting_adapter_still_loads(adapters):
 
     model, _ = load_model(str(adapters / "base"), adapter=adapters / "fits", dtype=torch.float32, dev="cpu")
     assert model is not None
+
+
+# ----------------------------------------------------------------------------- Session B and C parameters
+
+
+def _defaults(notebook: str) -> dict:
+    from helpers.workbook import notebook_parameters, notebook_path
+
+    return notebook_parameters(notebook_path(notebook))
+
+
+@pytest.mark.parametrize("notebook", ["02_preferences_and_dpo", "03_three_way_eval"])
+def test_the_defaults_and_every_profile_pass_the_notebook_checks(notebook):
+    from helpers.checks import check_notebook_parameters
+    from helpers.workbook import load_profiles
+
+    check_notebook_parameters(notebook, _defaults(notebook))
+    for params in load_profiles().values():
+        check_notebook_parameters(notebook, {**_defaults(notebook), **params.get(notebook, {})})
+
+
+@pytest.mark.parametrize("notebook, name, value, needle", [
+    pytest.param("02_preferences_and_dpo", "n_pref_prompts", -1, "n_pref_prompts must be an integer >= 1, got -1",
+                 id="n_pref_prompts=-1"),
+    pytest.param("02_preferences_and_dpo", "sample_temperatures", [0.7], "sample_temperatures must be a list of at "
+                 "least 2 positive numbers", id="one-temperature"),
+    pytest.param("02_preferences_and_dpo", "pair_strategy", "best", "pair_strategy must be one of", id="bad-strategy"),
+    pytest.param("02_preferences_and_dpo", "judge", "gpt", "judge must be one of 'auto', 'rubric', 'claude', got 'gpt'",
+                 id="bad-judge"),
+    pytest.param("02_preferences_and_dpo", "val_fraction", 1.0, "val_fraction must be a number in [0, 1), got 1.0",
+                 id="val_fraction=1"),
+    pytest.param("02_preferences_and_dpo", "max_steps", 0, "max_steps must be -1 (run the epochs) or an integer",
+                 id="max_steps=0"),
+    pytest.param("02_preferences_and_dpo", "compare_recipes", "yes", "compare_recipes must be True or False",
+                 id="compare_recipes=yes"),
+    pytest.param("02_preferences_and_dpo", "beta", 0, "beta must be a positive number, got 0", id="beta=0"),
+    pytest.param("03_three_way_eval", "n_eval", 0, "n_eval must be an integer >= 1, got 0", id="n_eval=0"),
+    pytest.param("03_three_way_eval", "n_bootstrap", 10, "n_bootstrap must be an integer >= 100, got 10",
+                 id="n_bootstrap=10"),
+])
+def test_a_bad_session_parameter_is_one_line_naming_it(notebook, name, value, needle):
+    from helpers.checks import ParameterError, check_notebook_parameters
+
+    with pytest.raises(ParameterError) as err:
+        check_notebook_parameters(notebook, {**_defaults(notebook), name: value})
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_sweep_names_a_missing_preferences_file(tmp_path):
+    from helpers.training.sweep import run_sweep_from_config
+
+    config = _write(tmp_path, "sweep.yaml", yaml.safe_dump({"preferences": str(tmp_path / "gone.jsonl"),
+                                                             "dpo": {}, "variants": {}, "out_dir": str(tmp_path)}))
+    with pytest.raises(FileNotFoundError) as err:
+        run_sweep_from_config(config)
+    assert str(tmp_path / "gone.jsonl") in str(err.value) and "\n" not in str(err.value)

@@ -64,12 +64,14 @@ def run_sweep_from_config(path: str | Path):
     import yaml
 
     from helpers.models import load_tokenizer
-    from helpers.preferences import read_records, to_dataset
+    from helpers.preferences import to_dataset
     from helpers.task import format_prompt, load_split
+    from helpers.training.cli import read_preferences
 
     spec = yaml.safe_load(Path(path).read_text())
     base = DPORunConfig(**spec.get("dpo", {}))
-    data = to_dataset(read_records(spec["preferences"]), val_fraction=spec.get("val_fraction", 0.1), seed=base.seed)
+    records, _ = read_preferences(spec["preferences"], path)  # a missing or empty file: one line naming it
+    data = to_dataset(records, val_fraction=spec.get("val_fraction", 0.1), seed=base.seed)
     train = data["train"]
     if spec.get("train_pairs"):
         train = train.shuffle(seed=base.seed).select(range(min(int(spec["train_pairs"]), len(train))))
