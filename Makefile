@@ -27,7 +27,7 @@ model: $(STAMP)
 	$(PY) -m helpers.models provision
 
 workbook: setup
-	$(PY) -m helpers.workbook --profile $(PROFILE)
+	$(PY) -m helpers.workbook --profile $(PROFILE) --params "$(PARAMS)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -164,7 +164,15 @@ def _session_rules() -> dict[str, dict]:
 def check_notebook_parameters(notebook: str, namespace: dict) -> None:
     """Every range-checked parameter of a session notebook, read from its namespace (`globals()` in the notebook),
     before any work: one ParameterError naming each bad one with its value (`n_pref_prompts = -1` used to start a
-    679-prompt build). Session A's parameters are checked by `dpo_math.check_parameters`."""
+    679-prompt build). Session A's are checked by `dpo_math.check_parameters`, called from here for it too."""
+    if notebook == "01_dpo_math":
+        import inspect
+
+        from helpers.dpo_math import check_parameters
+
+        names = inspect.signature(check_parameters).parameters
+        check_parameters(**{k: namespace[k] for k in names if k in namespace})
+        return
     rules = _session_rules()[notebook]
     all_of(*(lambda name=name, rule=rule: rule(name, namespace[name]) for name, rule in rules.items()
              if name in namespace))

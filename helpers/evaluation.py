@@ -468,11 +468,14 @@ def resolve_adapters(run_dir: str | Path, sft_adapter: str = "", dpo_adapter: st
                 "workbook`), or set sft_adapter and dpo_adapter") from None
         sft_adapter = sft_adapter or recorded["sft_adapter"]
         dpo_adapter = dpo_adapter or recorded["dpo_adapter"]
-    for what, path in (("SFT", sft_adapter), ("DPO", dpo_adapter)):
-        if not (Path(path) / "adapter_config.json").exists():
-            raise FileNotFoundError(f"the {what} adapter {path} is missing: notebooks/02_preferences_and_dpo.ipynb "
-                                    "(or `make workbook`) produces it")
-    return Path(sft_adapter), Path(dpo_adapter)
+    from helpers.workbook import repo_path
+
+    sft_path, dpo_path = repo_path(sft_adapter), repo_path(dpo_adapter)  # relative: from the repository root
+    for what, path in (("SFT", sft_path), ("DPO", dpo_path)):
+        if not (path / "adapter_config.json").exists():
+            raise FileNotFoundError(f"the {what} adapter {path} is missing (no adapter_config.json there): "
+                                    "notebooks/02_preferences_and_dpo.ipynb (or `make workbook`) produces it")
+    return sft_path, dpo_path
 
 
 def wins_and_losses(examples: list[dict], answers: dict[str, list[str]], pair, n: int = 3):

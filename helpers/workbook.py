@@ -32,6 +32,13 @@ INJECTED = ("run_dir", "profile")  # set by the runner for every notebook
 # ----------------------------------------------------------------------------- run folders and metrics
 
 
+def repo_path(path: str | Path) -> Path:
+    """A path as the learner typed it, made absolute: ~ expanded, and a relative one taken from the repository
+    root, whether the kernel started in notebooks/ (JupyterLab) or at the root (the runner, papermill)."""
+    path = Path(path).expanduser()
+    return (path if path.is_absolute() else REPO_ROOT / path).resolve()
+
+
 def resolve_run_dir(run_dir: str | Path | None = "") -> Path:
     """The run folder a notebook writes into: the one papermill passed, else runs/interactive (JupyterLab)."""
     path = Path(run_dir) if run_dir else RUNS_DIR / "interactive"
@@ -104,11 +111,68 @@ def profile_problems(profiles: dict | None = None) -> list[str]:
     return problems
 
 
-def parameters_for(profile: str, notebook: str, run_dir: Path, profiles: dict | None = None) -> dict:
+def parameters_for(profile: str, notebook: str, run_dir: Path, profiles: dict | None = None,
+                   overrides: dict | None = None) -> dict:
+    """The profile's parameters for one notebook, then the learner's `overrides` (-p) that the notebook defines."""
     profiles = load_profiles() if profiles is None else profiles
     if profile not in profiles:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)} (notebooks/profiles.yaml)")
-    return {**(profiles[profile].get(notebook) or {}), "run_dir": str(run_dir), "profile": profile}
+    defined = notebook_parameters(notebook_path(notebook))
+    mine = {k: v for k, v in (overrides or {}).items() if k in defined}
+    return {**(profiles[profile].get(notebook) or {}), **mine, "run_dir": str(run_dir), "profile": profile}
+
+
+def parse_value(text: str):
+    """A -p value as YAML reads it, as papermill's -p does: 0.2 is a float, 12 an int, true a bool, [1, 2] a list,
+    anything else the string itself."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _type_ok(value, default) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if default is None:
+        return True
+    return isinstance(value, type(default))
+
+
+def overrides_from_args(pairs: list[tuple[str, str]], params: str = "") -> dict:
+    """-p NAME VALUE pairs and a PARAMS string ("beta=0.2 sft_adapter=path") as one dict of typed values."""
+    overrides = {name: parse_value(value) for name, value in pairs}
+    for pair in params.split():
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"PARAMS entry {pair!r}: expected NAME=VALUE (e.g. PARAMS=\"beta=0.2 seed=1\")")
+        overrides[name] = parse_value(value)
+    return overrides
+
+
+def check_overrides(overrides: dict, notebooks: tuple[str, ...] = NOTEBOOKS) -> dict:
+    """The learner's -p NAME VALUE pairs, checked against the notebooks' `parameters` cells before anything runs:
+    a name no notebook defines is an error listing the known ones (papermill only warns, and runs the default),
+    and a value whose type differs from the notebook's default is an error naming both. Returns the overrides.
+    A name several notebooks define (seed, sft_adapter, ...) goes to each of them."""
+    defaults: dict[str, object] = {}
+    for name in notebooks:
+        for key, value in notebook_parameters(notebook_path(name)).items():
+            defaults.setdefault(key, value)
+    for key, value in overrides.items():
+        if key in INJECTED:
+            raise ValueError(f"-p {key}: set by the runner (use --run-id / --profile)")
+        if key not in defaults:
+            known = ", ".join(sorted(k for k in defaults if k not in INJECTED))
+            raise ValueError(f"-p {key}: no such parameter in {', '.join(notebooks)}; known: {known}")
+        if not _type_ok(value, defaults[key]):
+            raise ValueError(f"-p {key} {value!r}: expected type {type(defaults[key]).__name__}, like the notebook's "
+                             f"default {defaults[key]!r}, got a {type(value).__name__}")
+    return overrides
 
 
 # ----------------------------------------------------------------------------- running
@@ -231,7 +295,8 @@ def new_run_dir(runs_dir: Path, profile: str, run_id: str | None = None, resume:
 
 
 def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, ...] = NOTEBOOKS,
-        kernel: str = KERNEL, timeout_s: int = 3 * 3600, runs_dir: Path = RUNS_DIR, resume: bool = False) -> Path:
+        kernel: str = KERNEL, timeout_s: int = 3 * 3600, runs_dir: Path = RUNS_DIR, resume: bool = False,
+        overrides: dict | None = None) -> Path:
     """Execute the notebooks in order into runs_dir/<run_id>/ (a new folder unless `resume`); returns the folder.
 
     Writes run.json with the profile, the precision used, and each notebook's parameters, status, wall time and
@@ -247,16 +312,23 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
     profiles = load_profiles()
     if profile not in profiles:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)}")
+    overrides = check_overrides(dict(overrides or {}), notebooks)
+    for name in notebooks:  # every range too, before the first notebook starts (one line, not a cell's traceback)
+        from helpers.checks import check_notebook_parameters
+
+        params = parameters_for(profile, name, RUNS_DIR, profiles, overrides)
+        check_notebook_parameters(name, {**notebook_parameters(notebook_path(name)), **params})
     check_kernel(kernel)
     run_dir = new_run_dir(runs_dir, profile, run_id, resume)
     run_id = run_dir.name
     record_path = run_dir / "run.json"
-    record = {"run_id": run_id, "profile": profile, "kernel": kernel, "started": dt.datetime.now().isoformat(),
+    record = {"run_id": run_id, "profile": profile, "overrides": overrides, "kernel": kernel,
+               "started": dt.datetime.now().isoformat(),
               "precision": precision_used(), "notebooks": {}}
     if record_path.exists():  # running more notebooks into an existing run folder keeps the earlier records
         record["notebooks"] = json.loads(record_path.read_text()).get("notebooks", {})
     for name in notebooks:
-        params = parameters_for(profile, name, run_dir, profiles)
+        params = parameters_for(profile, name, run_dir, profiles, overrides)
         out = run_dir / f"{name}.ipynb"
         print(f"[{profile}] running notebooks/{name}.ipynb -> {out}", flush=True)
         t0 = time.perf_counter()
@@ -289,6 +361,10 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "full"))
     parser.add_argument("--run-id", default=None, help="default: a new <timestamp>-<profile> folder")
     parser.add_argument("--resume", action="store_true", help="run into the existing --run-id folder again")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="set a notebook parameter on top of the profile, e.g. -p beta 0.2 (repeatable)")
+    parser.add_argument("--params", default=os.environ.get("PARAMS", ""),
+                        help='NAME=VALUE pairs separated by spaces (what `make workbook PARAMS="beta=0.2"` passes)')
     parser.add_argument("--notebooks", nargs="*", default=list(NOTEBOOKS), choices=NOTEBOOKS)
     parser.add_argument("--check", action="store_true", help="only check profiles against the notebooks")
     args = parser.parse_args(argv)
@@ -298,7 +374,8 @@ def main(argv=None) -> int:
         return 1 if problems else 0
     t0 = time.perf_counter()
     try:
-        run_dir = run(args.profile, args.run_id, tuple(args.notebooks), resume=args.resume)
+        overrides = overrides_from_args(args.parameter, args.params)
+        run_dir = run(args.profile, args.run_id, tuple(args.notebooks), resume=args.resume, overrides=overrides)
     except (FileExistsError, ValueError) as err:  # a bad argument: one line, not a traceback
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -150,10 +150,12 @@ def resolve_sft_adapter(sft_adapter: str, examples: list[dict], model_name: str 
     from helpers.models import ModelNotFoundError
 
     if sft_adapter:
-        path = Path(sft_adapter).expanduser()
+        from helpers.workbook import repo_path
+
+        path = repo_path(sft_adapter)  # relative paths from the repository root, in Lab as in the runner
         if not (path / "adapter_config.json").exists():
-            raise ModelNotFoundError(f"sft_adapter={sft_adapter!r}: no adapter_config.json there. Point it at your "
-                                     "week-2 LoRA adapter folder, or leave it empty to bootstrap one here")
+            raise ModelNotFoundError(f"sft_adapter={sft_adapter!r}: no adapter_config.json in {path}. Point it at "
+                                     "your week-2 LoRA adapter folder, or leave it empty to bootstrap one here")
         return path
     return bootstrap_sft(examples, model_name=model_name, **train_kwargs)
 

@@ -1,0 +1,54 @@
+"""The learner's own parameters through the runner (-p NAME VALUE, PARAMS=...), checked before anything runs,
+and paths typed relative to the repository root wherever the kernel starts."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import workbook
+
+
+def test_overrides_are_typed_like_papermill_and_go_only_to_the_notebooks_that_define_them(tmp_path):
+    overrides = workbook.overrides_from_args([("beta", "0.2"), ("seed", "3")], "sft_adapter=runs/x n_eval=8")
+    assert overrides == {"beta": 0.2, "seed": 3, "sft_adapter": "runs/x", "n_eval": 8}
+    workbook.check_overrides(overrides)
+    b = workbook.parameters_for("smoke", "02_preferences_and_dpo", tmp_path, overrides=overrides)
+    c = workbook.parameters_for("smoke", "03_three_way_eval", tmp_path, overrides=overrides)
+    assert b["beta"] == 0.2 and b["sft_adapter"] == "runs/x" and "n_eval" not in b
+    assert c["n_eval"] == 8 and "beta" not in c and c["seed"] == 3
+
+
+@pytest.mark.parametrize("args, needle", [
+    pytest.param(["-p", "bta", "0.2"], "-p bta: no such parameter", id="misspelled-name"),
+    pytest.param(["-p", "n_responses", "0"], "n_responses must be an integer >= 2, got 0", id="n_responses=0"),
+    pytest.param(["-p", "beta", "high"], "-p beta 'high': expected type float", id="wrong-type"),
+    pytest.param(["-p", "run_dir", "x"], "-p run_dir: set by the runner", id="injected"),
+    pytest.param(["--params", "beta"], "PARAMS entry 'beta': expected NAME=VALUE", id="params-without-value"),
+    pytest.param(["--profile", "smokey"], "unknown profile 'smokey'", id="unknown-profile"),
+    pytest.param(["-p", "n_pref_prompts", "-1"], "n_pref_prompts must be an integer >= 1, got -1", id="range-in-B"),
+])
+def test_a_bad_parameter_stops_the_runner_at_once_with_one_line(args, needle, capsys):
+    def runs():
+        return set(workbook.RUNS_DIR.iterdir()) if workbook.RUNS_DIR.exists() else set()
+
+    before = runs()
+    assert workbook.main(["--profile", "smoke", *args]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and err.startswith("error: ")
+    assert runs() == before  # nothing ran: no run folder was made
+
+
+def test_the_misspelled_name_error_lists_the_known_ones():
+    with pytest.raises(ValueError, match="known: .*beta.*sft_adapter"):
+        workbook.check_overrides({"bta": 0.2})
+
+
+def test_relative_paths_resolve_from_the_repository_root_wherever_the_kernel_starts(tiny_sft, monkeypatch):
+    from helpers.training import resolve_sft_adapter
+
+    monkeypatch.chdir(workbook.NOTEBOOK_DIR)  # where JupyterLab starts a kernel
+    assert workbook.repo_path("runs/x") == workbook.REPO_ROOT / "runs" / "x"
+    _, sft = tiny_sft
+    assert resolve_sft_adapter(str(sft), []) == sft.resolve()  # absolute stays absolute
+    with pytest.raises(Exception, match=str(workbook.REPO_ROOT / "no" / "such")):
+        resolve_sft_adapter("no/such", [])
