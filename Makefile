@@ -41,8 +41,9 @@ test: setup lint
 bench: setup
 	$(PY) -m helpers.bench $(BENCH_ARGS)
 
-lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+lab: setup  # at the repository root (runs/, notes/ and data/ in the file panel), notebooks/ open
+	$(VENV)/bin/jupyter lab --config=helpers/configs/jupyter_server_config.py --ServerApp.root_dir=. \
+		--LabApp.default_url=/lab/tree/notebooks
 
 data: $(STAMP)
 	$(PY) -m helpers.datagen

@@ -32,6 +32,36 @@ def install(repo: str | Path = ".") -> None:
     subprocess.run(["git", "config", "filter.nbstripout.extrakeys", EXTRA_KEYS], cwd=repo, check=True)
 
 
+def refresh_if_unchanged(path: str | Path) -> bool:
+    """After a save: when the notebook differs from git's copy only in what the filter strips, refresh its index
+    entry (a `git add` that stages nothing new), so `git status` stays clean and a `git pull` can update it.
+
+    Why: git trusts a changed file size without running the clean filter, so a notebook saved with outputs is
+    listed as modified, and a pull refuses to overwrite it, although `git diff` shows nothing. A notebook the
+    learner really changed (code, text) is left alone: git status lists it, as it should. Returns True when
+    refreshed. A no-op outside a git checkout or without the filter installed."""
+    path = Path(path).resolve()
+    repo = path.parent
+    if subprocess.run(["git", "config", "filter.nbstripout.clean"], cwd=repo, capture_output=True).returncode != 0:
+        return False
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", path.name], cwd=repo, capture_output=True)
+    if tracked.returncode != 0:
+        return False
+    if subprocess.run(["git", "diff", "--quiet", "--", path.name], cwd=repo).returncode != 0:
+        return False  # a real change
+    subprocess.run(["git", "add", "--", path.name], cwd=repo, check=True, capture_output=True)
+    return True
+
+
+def post_save(model, os_path, contents_manager, **kwargs) -> None:
+    """Jupyter's FileContentsManager.post_save_hook (`make lab` sets it, helpers/configs/jupyter_server_config.py)."""
+    if model.get("type") == "notebook":
+        try:
+            refresh_if_unchanged(os_path)
+        except (OSError, subprocess.CalledProcessError) as err:  # never let git trouble block a learner's save
+            contents_manager.log.warning("git index refresh after saving %s failed: %s", os_path, err)
+
+
 def strip(paths) -> None:
     """Strip notebooks in place, exactly as the filter does (what the committed notebooks must equal)."""
     subprocess.run([sys.executable, "-m", "nbstripout", "--extra-keys", EXTRA_KEYS, *map(str, paths)], check=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.gitfilter import EXTRA_KEYS, install
+from helpers.gitfilter import EXTRA_KEYS, install, refresh_if_unchanged
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -65,10 +65,9 @@ def test_a_lab_session_leaves_git_status_clean_and_a_pull_of_a_course_fix_succee
     origin, learner = clones
     for path in sorted((learner / "notebooks").glob("*.ipynb")):
         _lab_session(path)
+        assert refresh_if_unchanged(path)  # Lab's post-save hook (make lab)
     assert "execution_count\": 1" in (learner / "notebooks/01_dpo_math.ipynb").read_text()  # the outputs are there
-    # ... and git sees no change: no diff, nothing to commit. (`git status` alone lists a notebook whose file size
-    # changed until the index is refreshed, e.g. by `git add`: git skips the filter when sizes differ.)
-    assert subprocess.run(["git", "diff", "--quiet"], cwd=learner).returncode == 0
+    assert _git(learner, "status", "--porcelain") == ""  # ... and git sees no change
 
     # the course fixes a notebook; the learner, outputs still on disk, pulls it
     fixed = origin / "notebooks/01_dpo_math.ipynb"
@@ -79,6 +78,16 @@ def test_a_lab_session_leaves_git_status_clean_and_a_pull_of_a_course_fix_succee
     _git(learner, "pull", "-q", "--no-rebase")
     assert "(fixed)" in (learner / "notebooks/01_dpo_math.ipynb").read_text()
     assert _git(learner, "status", "--porcelain") == ""
+
+
+def test_a_real_edit_still_shows_as_a_change(clones):
+    _, learner = clones
+    path = learner / "notebooks/02_preferences_and_dpo.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1].source += "\nbeta = 0.2"  # the learner changes a parameter
+    nbformat.write(nb, path)
+    assert not refresh_if_unchanged(path)
+    assert _git(learner, "status", "--porcelain").split() == ["M", "notebooks/02_preferences_and_dpo.ipynb"]
 
 
 def test_without_the_filter_the_same_session_would_dirty_every_notebook(tmp_path):
