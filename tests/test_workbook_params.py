@@ -52,3 +52,22 @@ def test_relative_paths_resolve_from_the_repository_root_wherever_the_kernel_sta
     assert resolve_sft_adapter(str(sft), []) == sft.resolve()  # absolute stays absolute
     with pytest.raises(Exception, match=str(workbook.REPO_ROOT / "no" / "such")):
         resolve_sft_adapter("no/such", [])
+
+
+def test_notebooks_hide_library_deprecation_notes_but_not_other_warnings():
+    import warnings
+
+    def emitted(message, category):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            workbook.quiet_dependency_warnings()
+            warnings.warn(message, category, stacklevel=1)
+        return len(caught)
+
+    assert emitted("`gradient_checkpointing_enable` is deprecated and will be removed in v6. Use ...", FutureWarning) == 0
+    assert emitted("IProgress not found. Please update jupyter and ipywidgets.", UserWarning) == 0
+    assert emitted("KL(pi_theta || pi_ref) = 7.1 nats at step 10 exceeds 5.0", UserWarning) == 1
+    with warnings.catch_warnings(record=True) as caught:  # and nothing is filtered until a notebook asks
+        warnings.simplefilter("always")
+        warnings.warn("`x` is deprecated and will be removed in v6", FutureWarning, stacklevel=1)
+    assert len(caught) == 1
