@@ -463,9 +463,14 @@ def resolve_adapters(run_dir: str | Path, sft_adapter: str = "", dpo_adapter: st
         try:
             recorded = load_metrics(run_dir, "02_preferences_and_dpo")
         except FileNotFoundError:
+            from helpers.workbook import RUNS_DIR
+
+            done = sorted(RUNS_DIR.glob("*/02_preferences_and_dpo.metrics.json"), key=lambda p: p.stat().st_mtime)
+            hint = (f"; the newest run with Session B results is {done[-1].parent}: set run_dir = "
+                    f"\"{done[-1].parent.relative_to(RUNS_DIR.parent)}\"" if done else "")
             raise FileNotFoundError(
-                f"no Session B results in {run_dir}: run notebooks/02_preferences_and_dpo.ipynb first (or `make "
-                "workbook`), or set sft_adapter and dpo_adapter") from None
+                f"no Session B results in run_dir {Path(run_dir).resolve()}: run notebooks/02_preferences_and_dpo.ipynb"
+                f" with the same run_dir first, or set sft_adapter and dpo_adapter{hint}") from None
         sft_adapter = sft_adapter or recorded["sft_adapter"]
         dpo_adapter = dpo_adapter or recorded["dpo_adapter"]
     from helpers.workbook import repo_path

@@ -95,13 +95,24 @@ def test_three_way_table_and_flags():
     assert "540 preference triples" in text and "- a flag" in text and 150 < ev.word_count(text) < 400
 
 
-def test_missing_adapters_name_the_notebook_that_makes_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match="02_preferences_and_dpo.ipynb"):
-        ev.resolve_adapters(tmp_path)
-    (tmp_path / "02_preferences_and_dpo.metrics.json").write_text(json.dumps(
+def test_missing_adapters_name_the_notebook_that_makes_them(tmp_path, monkeypatch):
+    from helpers import workbook
+
+    runs = tmp_path / "runs"
+    monkeypatch.setattr(workbook, "RUNS_DIR", runs)
+    empty = runs / "interactive"
+    empty.mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=f"run_dir {empty}: run notebooks/02_preferences_and_dpo.ipynb"):
+        ev.resolve_adapters(empty)
+    done = runs / "20261129-063512-full"  # what `make workbook` made: the error points there
+    done.mkdir()
+    (done / "02_preferences_and_dpo.metrics.json").write_text(json.dumps(
         {"sft_adapter": str(tmp_path / "sft"), "dpo_adapter": str(tmp_path / "dpo")}))
-    with pytest.raises(FileNotFoundError, match="SFT adapter .* is missing: notebooks/02"):
-        ev.resolve_adapters(tmp_path)
+    with pytest.raises(FileNotFoundError, match='set run_dir = "runs/20261129-063512-full"') as err:
+        ev.resolve_adapters(empty)
+    assert "\n" not in str(err.value)
+    with pytest.raises(FileNotFoundError, match="SFT adapter .* is missing"):
+        ev.resolve_adapters(done)
 
 
 def test_checklist(tmp_path):
