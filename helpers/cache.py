@@ -20,8 +20,9 @@ CHECKPOINT_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.s
 
 
 def content_hash(obj, n: int = 16) -> str:
-    """sha256 (first n hex digits) of a JSON-serialisable object, key order ignored."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
+    """sha256 (first n hex digits) of a JSON-serialisable object, key order ignored. Anything JSON cannot write
+    is a TypeError, not a key made of its repr (which could hold a memory address and never match again)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:n]
 
 
 @contextlib.contextmanager

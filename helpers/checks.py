@@ -17,10 +17,11 @@ class ParameterError(ValueError):
     """A parameter outside its range; the one-line message names the parameter, the rule and the value."""
 
 
-def show(value) -> str:
-    """repr() of a value, on one line and clipped: what an error message quotes."""
-    text = repr(value).replace("\n", "\\n")
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+def show(value, width: int = MAX_SHOWN) -> str:
+    """repr() of a value, on one line (runs of whitespace as one space) and clipped to `width` characters: what an
+    error message quotes."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def is_int(value) -> bool:

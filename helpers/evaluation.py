@@ -16,21 +16,10 @@ from helpers.judges.common import (
     checked_scores,
     checked_verdicts,
 )
-from helpers.task import score_responses
+from helpers.task import score_responses, unique_ids
 
 NO_JUDGED_PAIRS = "n/a (no judged pairs)"
 NO_DATA = "n/a (no data)"
-
-
-def unique_ids(items, where: str) -> None:
-    """Raise ValueError naming the first id that appears twice in `items` (dicts with "id", or ids): answers,
-    caches and tables are keyed by id, so a duplicate would silently overwrite or drop a prompt."""
-    seen = set()
-    for item in items:
-        key = item["id"] if isinstance(item, dict) else item
-        if key in seen:
-            raise ValueError(f"{where}: duplicate example id {key!r}; every prompt must appear once")
-        seen.add(key)
 
 
 def _same_length(examples: list[dict], answers, what: str) -> None:

@@ -261,6 +261,17 @@ class DataError(ValueError):
 REQUIRED_FIELDS = {"id": str, "report": str, "severity": str, "component": str, "summary": str}
 
 
+def unique_ids(items, where: str, hint: str = "every prompt must appear once") -> None:
+    """Raise ValueError naming the first id that appears twice in `items` (dicts with "id", or ids): answers,
+    logs, caches and tables are keyed by id, so a duplicate would silently overwrite or drop a prompt."""
+    seen = set()
+    for item in items:
+        key = item["id"] if isinstance(item, dict) else item
+        if key in seen:
+            raise ValueError(f"{where}: duplicate example id {key!r}; {hint}")
+        seen.add(key)
+
+
 def validate_example(row: dict, where: str) -> dict:
     """Check one gold example; raise DataError naming `where` (file:line) and the reason."""
     if not isinstance(row, dict):

@@ -324,9 +324,9 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
     if profile not in profiles:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)}")
     overrides = check_overrides(dict(overrides or {}), notebooks)
-    for name in notebooks:  # every range too, before the first notebook starts (one line, not a cell's traceback)
-        from helpers.checks import check_notebook_parameters
+    from helpers.checks import check_notebook_parameters
 
+    for name in notebooks:  # every range too, before the first notebook starts (one line, not a cell's traceback)
         params = parameters_for(profile, name, RUNS_DIR, profiles, overrides)
         check_notebook_parameters(name, {**notebook_parameters(notebook_path(name)), **params})
     check_kernel(kernel)

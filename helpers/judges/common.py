@@ -14,6 +14,8 @@ import numbers
 import os
 from dataclasses import asdict, dataclass, field, replace
 
+from helpers.checks import show
+
 VERDICTS = ("a", "b", "tie")
 
 
@@ -102,9 +104,8 @@ def score_range(judge) -> tuple[float, float]:
 
 
 def _show(value) -> str:
-    """repr(value), cut to one short line: a judge's junk can be long."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= 80 else text[:77] + "..."
+    """A judge's junk, quoted in one short line (it can be long)."""
+    return show(value, width=80)
 
 
 def verdict_problem(verdict) -> str | None:

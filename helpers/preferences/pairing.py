@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from helpers.judges.common import VERDICTS, value_problem
-from helpers.task import build_messages
+from helpers.task import build_messages, unique_ids
 
 STRATEGIES = ("two_temperatures", "best_vs_worst")
 TRIPLE_KEYS = ("prompt", "chosen", "rejected")
@@ -155,12 +155,8 @@ def select_pairs(records: list[dict], reports: dict[str, str], strategy: str = "
         raise ValueError(f"min_score_gap={min_gap!r} must be >= 0")
     if not 0 < near_identical <= 1:
         raise ValueError(f"near_identical={near_identical!r} must be in (0, 1]")
-    seen = set()
-    for record in records:
-        if record["id"] in seen:
-            raise ValueError(f"select_pairs: duplicate example id {record['id']!r} in the records; every prompt must "
-                             "appear once (prefs.latest_records keeps the last record of each)")
-        seen.add(record["id"])
+    unique_ids(records, "select_pairs", "every prompt must appear once (prefs.latest_records keeps the last "
+               "record of each)")
     rng = random.Random(seed)
     out = []
     for record in records:

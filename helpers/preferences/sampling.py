@@ -23,7 +23,7 @@ from tqdm import tqdm
 from helpers.cache import content_hash, exclusive
 from helpers.generation import sample_n
 from helpers.judges import checked_scores, checked_verdict, checked_verdicts, score_range
-from helpers.task import format_prompt
+from helpers.task import format_prompt, unique_ids
 
 COURSE_TEMPERATURES = (0.7, 1.2)  # the course's recipe: one answer at each, the judge picks
 
@@ -131,15 +131,6 @@ def example_sha(example: dict) -> str:
     return content_hash(example)
 
 
-def _check_unique_ids(examples: list[dict]) -> None:
-    seen = set()
-    for i, e in enumerate(examples):
-        if e["id"] in seen:
-            raise ValueError(f"duplicate example id {e['id']!r} (prompt {i}): each prompt needs its own id, or "
-                             "its samples would overwrite another's in the log")
-        seen.add(e["id"])
-
-
 def sample_and_score(examples: list[dict], model, tokenizer, judge, out_path: str | Path,
                      temperatures=(0.7, 1.2, 1.0, 1.0), max_new_tokens: int = 96, batch_size: int = 32,
                      chunk_size: int = 64, seed: int = 0, progress: bool = True) -> list[dict]:
@@ -157,7 +148,8 @@ def sample_and_score(examples: list[dict], model, tokenizer, judge, out_path: st
     """
     if len(temperatures) < 2:
         raise ValueError(f"temperatures={list(temperatures)!r}: need at least two answers per prompt to make a pair")
-    _check_unique_ids(examples)
+    unique_ids(examples, "sample_and_score", "each prompt needs its own id, or its samples would overwrite "
+               "another's in the log")
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with exclusive(out_path, "this preference log"):

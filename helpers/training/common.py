@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-
+from helpers.cache import content_hash
 from helpers.cache import last_checkpoint as last_checkpoint  # re-exported: SFT and DPO resume with it
 from helpers.models import REPO_ROOT
 
@@ -35,7 +33,8 @@ def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05):
 
 
 def config_hash(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
+    """The folder name of a cached SFT adapter or DPO run: 10 hex digits of its settings' content hash."""
+    return content_hash(config, n=10)
 
 
 def library_versions() -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from helpers.cache import content_hash
 from helpers.models import DEFAULT_MODEL, load_model, precision_kwargs, precision_used, release_memory
 from helpers.training.common import ARTIFACTS, compact_lm_head, config_hash, last_checkpoint, release_memory_callback
 from helpers.training.monitor import kl_callback_class, log_frame, policy_ref_kl
@@ -135,7 +135,7 @@ def make_dpo_trainer(config: DPORunConfig, train_dataset, eval_dataset=None, out
 
 
 def preference_hash(rows) -> str:
-    return hashlib.sha256(json.dumps(list(rows), sort_keys=True).encode()).hexdigest()[:16]
+    return content_hash(list(rows))
 
 
 def trained_tokens(tokenizer, rows) -> int:
