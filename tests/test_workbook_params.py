@@ -3,6 +3,9 @@ and paths typed relative to the repository root wherever the kernel starts."""
 
 from __future__ import annotations
 
+import functools
+import json
+
 import pytest
 
 from helpers import workbook
@@ -71,3 +74,56 @@ def test_notebooks_hide_library_deprecation_notes_but_not_other_warnings():
         warnings.simplefilter("always")
         warnings.warn("`x` is deprecated and will be removed in v6", FutureWarning, stacklevel=1)
     assert len(caught) == 1
+
+
+def test_lab_and_plain_papermill_write_to_different_default_folders_and_a_replacement_is_announced(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(workbook, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    plain = workbook.resolve_run_dir("", "03_three_way_eval")
+    assert plain == tmp_path / "runs" / "papermill" and plain.is_dir()
+    assert capsys.readouterr().out.strip() == f"run folder: {plain}"
+    workbook.save_metrics(plain, "03_three_way_eval", {"x": 1})
+    workbook.resolve_run_dir("", "03_three_way_eval")
+    out = capsys.readouterr().out
+    assert "holds this notebook's results from" in out and "which this run replaces" in out
+    monkeypatch.setenv("JPY_SESSION_NAME", "/repo/notebooks/03_three_way_eval.ipynb")  # a kernel Lab started
+    assert workbook.resolve_run_dir("") == tmp_path / "runs" / "interactive"
+    assert workbook.resolve_run_dir(str(tmp_path / "mine")) == tmp_path / "mine"
+
+
+def test_progress_bars_are_widgets_only_in_a_lab_kernel(monkeypatch):
+    from tqdm import tqdm as text_tqdm
+
+    from helpers import progress
+
+    monkeypatch.setenv("JPY_SESSION_NAME", "x.ipynb")
+    assert not progress.widgets_available()  # no IPython kernel here (pytest): text bars
+    with progress.tqdm(range(2), disable=True) as bar:
+        assert type(bar) is text_tqdm
+    import IPython
+
+    class Kernel:
+        config = {"IPKernelApp": {}}
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Kernel())
+    assert progress.widgets_available()
+    monkeypatch.setenv("WORKBOOK_PROGRESS", "text")
+    assert not progress.widgets_available()
+    monkeypatch.delenv("WORKBOOK_PROGRESS")
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    assert not progress.widgets_available()  # papermill's kernel
+
+
+def test_a_failing_cell_stops_the_runner_with_its_message_not_a_traceback_wall(tmp_path, monkeypatch, capsys):
+    """A real kernel: Session C given an adapter path that does not exist fails in its setup cell."""
+    monkeypatch.setattr(workbook, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(workbook, "run", functools.partial(workbook.run, runs_dir=tmp_path / "runs"))
+    code = workbook.main(["--profile", "smoke", "--notebooks", "03_three_way_eval", "-p", "sft_adapter", "no/such"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and "\n" not in err and "Traceback" not in err
+    assert err.startswith("error: notebooks/03_three_way_eval.ipynb stopped in cell [") and "FileNotFoundError" in err
+    executed = next((tmp_path / "runs").glob("*-smoke/03_three_way_eval.ipynb"))
+    assert str(executed) in err and "FileNotFoundError" in executed.read_text()
+    record = json.loads((executed.parent / "run.json").read_text())
+    assert record["notebooks"]["03_three_way_eval"]["status"] == "failed"

@@ -19,9 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tqdm import tqdm
-
 from helpers.judges.common import Faithfulness, Score, Verdict
+from helpers.progress import tqdm
 from helpers.task import REPO_ROOT, RUBRIC, _first_json_object
 
 JUDGE_PROMPT_VERSION = "v1"

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 
-from tqdm import tqdm
-
 from helpers.judges.common import Faithfulness, Score, Verdict
+from helpers.progress import tqdm
 from helpers.task import normalize_component, parse_response
 
 # Facts a summary can state: numbers (incl. 1.5, 40%, each half of a 22:50 time), hyphenated names (services,

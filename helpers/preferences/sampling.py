@@ -18,11 +18,10 @@ import os
 import random
 from pathlib import Path
 
-from tqdm import tqdm
-
 from helpers.cache import content_hash, exclusive
 from helpers.generation import sample_n
 from helpers.judges import checked_scores, checked_verdict, checked_verdicts, score_range
+from helpers.progress import tqdm
 from helpers.task import format_prompt, unique_ids
 
 COURSE_TEMPERATURES = (0.7, 1.2)  # the course's recipe: one answer at each, the judge picks
