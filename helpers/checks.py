@@ -154,7 +154,7 @@ def _session_rules() -> dict[str, dict]:
             "n_side_by_side": lambda n, v: count(n, v, minimum=0),
         },
         "03_three_way_eval": {
-            "seed": integer, "n_eval": count, "max_new_tokens": count, "batch_size": count,
+            "seed": integer, "n_eval": count, "n_unseen": count, "max_new_tokens": count, "batch_size": count,
             "judge": lambda n, v: choice(n, v, judges), "judge_concurrency": count,
             "n_bootstrap": lambda n, v: count(n, v, minimum=100),
             "n_examples_shown": lambda n, v: count(n, v, minimum=0),

@@ -379,9 +379,10 @@ def failure_flags(table, dpo_metrics: dict | None, length_growth: float = 0.10) 
     return flags
 
 
-def reflection_scaffold(table, flags: list[str], n_triples: int | None, judge_name: str) -> str:
+def reflection_scaffold(table, flags: list[str], n_triples: int | None, judge_name: str,
+                        transfer: list[str] | None = None) -> str:
     """A ~300-word reflection 'What DPO did to my model - and what it didn't', pre-filled with the numbers.
-    Edit the [brackets] into your own words."""
+    `transfer`: sentences on the unseen-scenario group (helpers/transfer.py). Edit the [brackets] into your words."""
     def num(x, spec):
         return "n/a" if _missing(x) else format(x, spec)
 
@@ -410,9 +411,13 @@ def reflection_scaffold(table, flags: list[str], n_triples: int | None, judge_na
         pref_line, "",
         "What the checks flagged:", "",
         *([f"- {f}" for f in flags] or ["- nothing: no failure mode tripped"]), "",
+        *(["Does it transfer? The same models on incident types and phrasings never trained on:", "",
+           *[f"- {t}" for t in transfer], ""] if transfer else []),
         "[In your words: which of these differences would survive a larger eval set, and which are noise? "
         "Did DPO change format and style more than facts? What did the judge reward, and is that what you want? "
-        "What would you change first: the data, the judge, beta, or the number of steps?]", "",
+        "What would you change first: the data, the judge, beta, or the number of steps?"
+        + (" How much of each model's score is template recall, and did DPO teach anything that transfers?"
+           if transfer else "") + "]", "",
     ]
     return "\n".join(text)
 

@@ -147,3 +147,25 @@ def three_way_bars(table):
     ax2.set_title("judge preference")
     fig.tight_layout()
     return fig
+
+
+def transfer_bars(gap, metric: str = "Severity match"):
+    """`metric` per model on the in-template eval and on the unseen scenarios, 95% intervals, chance as a line."""
+    rows = gap.loc[metric]
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    width = 0.38
+    for k, (group, color) in enumerate((("in-template", "C0"), ("unseen", "C3"))):
+        means = rows[group].to_numpy()
+        err = [means - rows[f"{group} low"].to_numpy(), rows[f"{group} high"].to_numpy() - means]
+        ax.bar([i + (k - 0.5) * width for i in range(len(rows))], means, width=width, yerr=err, capsize=3,
+               color=color, label=f"{group} (n={int(rows[f'n {group}'].iloc[0])})")
+    chance = rows["chance"].iloc[0]
+    if chance == chance:  # not NaN
+        ax.axhline(chance, color="k", ls="--", lw=1, label=f"chance ({chance:.2f})")
+    ax.set_xticks(range(len(rows)), list(rows.index))
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel(metric.lower())
+    ax.set_title(f"{metric}: scenarios the model trained on vs never saw")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

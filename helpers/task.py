@@ -16,7 +16,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
-SPLITS = ("sft", "prefs", "eval")
+SPLITS = ("sft", "prefs", "eval", "unseen")
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
 OUTPUT_KEYS = ("severity", "component", "summary")
 

@@ -1,0 +1,110 @@
+"""Which scenarios and templates each split may use, and the generation of all splits from one seeded generator.
+
+sft, prefs and eval share the seen scenarios, seen templates and shared slot values (eval is the in-template
+group). unseen has the held-out scenarios, the held-out templates of the seen scenarios (the postmortem form),
+the held-out cue phrasings and openers, and draws service names and regions from a pool that adds held-out
+names. Half of every unseen severity comes from held-out scenarios, half from seen scenarios in held-out
+templates. Classes are exactly balanced when a split's size is a multiple of 4; scenarios take turns within a
+severity so each appears about equally often.
+"""
+
+from __future__ import annotations
+
+import random
+
+from helpers import checks
+from helpers.datagen.scenarios import SCENARIOS, Scenario, Template, templates_for
+from helpers.datagen.surfaces import opener
+from helpers.datagen.vocab import SERVICE_SLOTS, draw_slots
+from helpers.task import SEVERITIES, SPLITS
+
+SEED = 20261127
+SPLIT_SIZES = {"sft": 500, "prefs": 680, "eval": 140, "unseen": 120}
+UNSEEN_SPLIT = "unseen"
+MAX_TRIES = 200  # draws per row before giving up on finding a report text not used yet
+
+
+def _sentence(template: str, slots: dict) -> str:
+    """Fill a summary template; capitalise its first letter unless it starts with a service name."""
+    text = template.format(**slots)
+    starts_with_service = template.startswith(tuple("{" + s + "}" for s in SERVICE_SLOTS))
+    return text if starts_with_service else text[:1].upper() + text[1:]
+
+
+def fill(template: Template, scenario: Scenario, rng: random.Random, unseen: bool) -> dict:
+    """One labelled example (without its id) from a template, with freshly drawn slot values."""
+    slots = draw_slots(rng, unseen)
+    slots["open"] = opener(rng, template.form, slots, unseen)
+    return {
+        "report": template.report.format(**slots),
+        "severity": scenario.severity,
+        "component": slots[scenario.component],
+        "summary": _sentence(template.summary, slots),
+        "scenario": scenario.name,
+        "hard_case": scenario.hard,
+        "template": template.id,
+    }
+
+
+def make_example(rng: random.Random, severity: str, split: str = "sft") -> dict:
+    """One labelled report of the given severity, from the scenarios and templates `split` may use."""
+    checks.choice("severity", severity, SEVERITIES)
+    checks.choice("split", split, SPLITS)
+    unseen = split == UNSEEN_SPLIT
+    candidates = [s for s in SCENARIOS if s.severity == severity and (unseen or not s.held_out)]
+    scenario = rng.choice([s for s in candidates if templates_for(s, unseen)])
+    return fill(rng.choice(templates_for(scenario, unseen)), scenario, rng, unseen)
+
+
+def scenario_groups(split: str, severity: str, rng: random.Random) -> list[list[Scenario]]:
+    """The groups of scenarios a split's rows of one severity take turns over, each group in a shuffled order:
+    one group (the seen scenarios) for sft/prefs/eval; two for unseen (held-out scenarios, then seen scenarios
+    in held-out templates)."""
+    of_sev = [s for s in SCENARIOS if s.severity == severity]
+    if split == UNSEEN_SPLIT:
+        groups = [[s for s in of_sev if s.held_out], [s for s in of_sev if not s.held_out and templates_for(s, True)]]
+    else:
+        groups = [[s for s in of_sev if not s.held_out]]
+    for group in groups:
+        rng.shuffle(group)
+    return [g for g in groups if g]
+
+
+def _check_sizes(sizes) -> dict:
+    if not isinstance(sizes, dict) or not sizes:
+        raise checks.ParameterError(f"sizes must be a non-empty dict of split name -> size, got {checks.show(sizes)}")
+    for name, size in sizes.items():
+        if name not in SPLITS:
+            raise checks.ParameterError(f"sizes names an unknown split {name!r}; the splits are {', '.join(SPLITS)}")
+        checks.count(f"sizes[{name!r}]", size)
+    return sizes
+
+
+def generate(seed: int = SEED, sizes: dict | None = None) -> dict[str, list[dict]]:
+    """All splits (in SPLITS order), as lists of examples. Report texts are distinct across the whole dataset."""
+    checks.integer("seed", seed)
+    sizes = _check_sizes(SPLIT_SIZES if sizes is None else sizes)
+    rng = random.Random(seed)
+    used: set[str] = set()
+    splits: dict[str, list[dict]] = {}
+    for name in (s for s in SPLITS if s in sizes):
+        unseen = name == UNSEEN_SPLIT
+        groups = {sev: scenario_groups(name, sev, rng) for sev in SEVERITIES}
+        turns = {sev: 0 for sev in SEVERITIES}
+        rows = []
+        for i in range(sizes[name]):
+            severity = SEVERITIES[i % len(SEVERITIES)]  # balanced classes
+            k, turns[severity] = turns[severity], turns[severity] + 1
+            group = groups[severity][k % len(groups[severity])]
+            scenario = group[(k // len(groups[severity])) % len(group)]
+            for _ in range(MAX_TRIES):
+                row = fill(rng.choice(templates_for(scenario, unseen)), scenario, rng, unseen)
+                if row["report"] not in used:
+                    break
+            else:
+                raise RuntimeError(f"scenario {scenario.name} is too narrow to give another distinct report")
+            used.add(row["report"])
+            rows.append(row)
+        rng.shuffle(rows)
+        splits[name] = [{"id": f"{name}-{i:04d}", **row} for i, row in enumerate(rows)]
+    return splits
