@@ -360,7 +360,8 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
 
 
 def load_split(name: str, data_dir: Path | str | None = None) -> list[dict]:
-    """The gold examples of one split: "sft" (SFT targets), "prefs" (prompts for preference pairs), "eval"."""
+    """The gold examples of one split: "sft" (SFT targets), "prefs" (prompts for preference pairs), "eval" (held-out,
+    same scenario templates as training) or "unseen" (held-out incident types and phrasings; data/README.md)."""
     if name not in SPLITS:
         raise ValueError(f"unknown split {name!r}; choose one of {', '.join(SPLITS)}")
     return read_jsonl(Path(data_dir or DATA_DIR) / f"{name}.jsonl")

@@ -1,4 +1,5 @@
 import json
+from collections import Counter
 
 import pytest
 import torch
@@ -294,8 +295,12 @@ def test_sft_selection_leaves_the_hard_cases_out_and_names_bad_values():
     sft = load_split("sft")
     ordinary = training.select_sft_examples(sft, 50, "ordinary")
     assert len(ordinary) == 50 and not any(e["hard_case"] for e in ordinary)
-    assert len({e["severity"] for e in ordinary}) == 4
-    assert training.select_sft_examples(sft, 10, "all") == sft[:10]
+    counts = Counter(e["severity"] for e in ordinary)
+    assert len(counts) == 4 and max(counts.values()) - min(counts.values()) <= 1, counts  # balanced
+    four = Counter(e["severity"] for e in training.select_sft_examples(sft, 248, "ordinary"))
+    assert set(four.values()) == {62}, four  # all 62 ordinary SEV4 reports, and as many of each other severity
+    everything = training.select_sft_examples(sft, 500, "all")
+    assert sorted(e["id"] for e in everything) == sorted(e["id"] for e in sft)  # n = all: every example once
     with pytest.raises(ValueError, match="sft_selection='hard'"):
         training.select_sft_examples(sft, 10, "hard")
     with pytest.raises(ValueError, match="sft_examples=0"):

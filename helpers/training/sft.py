@@ -164,9 +164,13 @@ SFT_SELECTIONS = ("ordinary", "all")
 
 
 def select_sft_examples(examples: list[dict], n: int, selection: str = "ordinary") -> list[dict]:
-    """The gold answers the bootstrap SFT trains on: the first `n` of the `sft` split, either from the ordinary
-    scenarios only ("ordinary": the hard cases, whose wording points the wrong way, are left for preference data
-    to teach) or from all of them ("all")."""
+    """The gold answers the bootstrap SFT trains on: `n` of the `sft` split, either from the ordinary scenarios
+    only ("ordinary": the hard cases, whose wording points the wrong way, are left for preference data to teach)
+    or from all of them ("all"), taken in turn from each severity (file order within one), so the classes stay
+    balanced while every class has examples left. A skewed selection (52 SEV3 vs 30 SEV4 among the first 160
+    ordinary ones) gave a model that answered SEV3 to 29 of 32 held-out reports."""
+    from itertools import chain, zip_longest
+
     if selection not in SFT_SELECTIONS:
         raise ValueError(f"sft_selection={selection!r}: choose one of {', '.join(SFT_SELECTIONS)}")
     if not isinstance(n, int) or n < 1:
@@ -174,7 +178,11 @@ def select_sft_examples(examples: list[dict], n: int, selection: str = "ordinary
     pool = [e for e in examples if not e.get("hard_case")] if selection == "ordinary" else list(examples)
     if n > len(pool):
         raise ValueError(f"sft_examples={n} but the sft split has only {len(pool)} {selection} examples")
-    return pool[:n]
+    by_severity: dict[str, list[dict]] = {}
+    for e in pool:
+        by_severity.setdefault(e["severity"], []).append(e)
+    in_turn = [e for e in chain.from_iterable(zip_longest(*by_severity.values())) if e is not None]
+    return in_turn[:n]
 
 
 def adapter_digest(adapter_dir: str | Path) -> str:
