@@ -57,7 +57,6 @@ def dpo_gradient_wrt_logits(logits, chosen, rejected, ref_logprobs, beta):
 # ----------------------------------------------------------------------------- the toy world
 
 
-
 def pin_threads(n: int = 1) -> int:
     """Use `n` torch threads; returns the previous count. Session A's tensors are tiny (a few hundred numbers, a
     2-layer model), so a second thread buys nothing on an idle machine, and on a busy one two threads fight the
@@ -66,6 +65,7 @@ def pin_threads(n: int = 1) -> int:
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     return before
+
 
 @dataclass
 class Toy:

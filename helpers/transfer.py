@@ -12,7 +12,6 @@ import numpy as np
 
 from helpers import stats
 
-GROUPS = {"in-template": "eval", "unseen scenarios": "unseen"}
 CHANCE = {"severity_match": 0.25}  # four balanced severities
 GAP_METRICS = (("Severity match", "severity_match"), ("Format-conformance", "format_ok"),
                ("Component match", "component_match"))
