@@ -142,7 +142,7 @@ def _session_rules() -> dict[str, dict]:
             "sample_temperatures": lambda n, v: positives(n, v, min_len=2),
             "pair_strategy": lambda n, v: choice(n, v, STRATEGIES),
             "min_score_gap": lambda n, v: number(n, v, minimum=0),
-            "near_identical": lambda n, v: fraction(n, v, high_open=False),
+            "near_identical": lambda n, v: fraction(n, v, high_open=False), "balance_pairs": flag,
             "max_new_tokens": count, "gen_batch_size": count, "judge": lambda n, v: choice(n, v, judges),
             "judge_concurrency": count, "use_batch_api": flag,
             "val_fraction": lambda n, v: fraction(n, v, low_open=False),

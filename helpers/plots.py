@@ -62,7 +62,8 @@ def beta_sweep(table):
 
 def preference_quality(pairs_by_strategy: dict):
     """Per pair-construction strategy: what the pairs say about severity (signal, anti-signal, both right, both
-    wrong) and how many prompts gave no pair; and the chosen vs rejected answer lengths."""
+    wrong) and how many prompts gave no pair; how much each severity is chosen more often than rejected (the push
+    DPO can follow without reading the report); and the chosen vs rejected answer lengths."""
     from collections import Counter
 
     from helpers.preferences.report import pair_kind
@@ -70,19 +71,24 @@ def preference_quality(pairs_by_strategy: dict):
     kinds = ["signal", "both right", "both wrong", "anti-signal"]
     colours = {"signal": "tab:green", "both right": "tab:blue", "both wrong": "tab:gray", "anti-signal": "tab:red",
                "no pair": "white"}
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
+    from helpers.preferences.pairing import severity_push
+
     names = list(pairs_by_strategy)
+    fig, (a, c, b) = plt.subplots(1, 3, figsize=(16 + max(0, len(names) - 2), 3.8))
     for x, name in enumerate(names):
         pairs = pairs_by_strategy[name]
         counts = Counter(pair_kind(p) for p in pairs if p["status"] == "kept")
-        counts["no pair"] = sum(p["status"] != "kept" for p in pairs)
+        # prompts, not records: best_vs_each_severity gives a prompt several pairs, balancing drops some of them
+        counts["no pair"] = len({p["id"] for p in pairs} - {p["id"] for p in pairs if p["status"] == "kept"})
         bottom = 0
         for kind in kinds + ["no pair"]:
             a.bar(x, counts[kind], bottom=bottom, color=colours[kind], edgecolor="black", linewidth=0.5,
                   label=kind if x == 0 else None)
             bottom += counts[kind]
-    a.set_xticks(range(len(names)), names)
-    a.set_ylabel("prompts")
+    import textwrap
+
+    a.set_xticks(range(len(names)), [textwrap.fill(n.replace("_", " "), 14) for n in names], fontsize=8)
+    a.set_ylabel("pairs kept / prompts with none")
     a.set_title("what each recipe's pairs teach about severity")
     a.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     for name in names:
@@ -90,6 +96,17 @@ def preference_quality(pairs_by_strategy: dict):
         diffs = [len(p["chosen"][0]["content"]) - len(p["rejected"][0]["content"]) for p in kept]
         if diffs:
             b.hist(diffs, bins=30, alpha=0.5, label=name)
+    width = 0.8 / len(names)
+    for x, name in enumerate(names):
+        push = severity_push(pairs_by_strategy[name])
+        severities = ["SEV1", "SEV2", "SEV3", "SEV4"]
+        c.bar([i + (x - (len(names) - 1) / 2) * width for i in range(4)], [push[s] for s in severities],
+              width=width, label=name)
+    c.set_xticks(range(4), ["SEV1", "SEV2", "SEV3", "SEV4"])
+    c.axhline(0, color="black", linewidth=0.8)
+    c.set_ylabel("pairs choosing it - pairs rejecting it")
+    c.set_title("the push on each severity, whatever the report says")
+    c.legend(fontsize=7)
     b.axvline(0, color="black", linewidth=0.8)
     b.set_xlabel("chosen length - rejected length (characters)")
     b.set_title("does the judge reward verbosity? (right of 0: longer chosen)")

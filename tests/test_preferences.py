@@ -149,6 +149,67 @@ def test_best_vs_worst_pairs_the_right_severity_against_the_wrong_one_whatever_t
     assert course["chosen"][0]["content"] == wrong_but_valid and course["temperature_chosen"] == 1.2
 
 
+def test_best_vs_each_severity_rejects_every_severity_mistake_once_and_keeps_a_prompts_pairs_together():
+    word_salad = "This indicates that the customer usage is being shut down for a meaningful thing"
+    sev1, sev3 = _answer(sev="SEV1", summary="search-api fails everywhere."), _answer(sev="SEV3", comp="x")
+    record = _record([_answer(), sev1, sev3, word_salad])
+    pairs = prefs.select_pairs([record], REPORTS, "best_vs_each_severity")
+    assert [p["rejected"][0]["content"] for p in pairs] == [sev3, sev1]  # worst first; no word salad
+    assert all(p["chosen"][0]["content"] == _answer() and prefs.pair_kind(p) == "signal" for p in pairs)
+    [worst] = prefs.select_pairs([record], REPORTS, "best_vs_worst")
+    assert worst["rejected"][0]["content"] == word_salad  # the lowest score: no format, no severity
+    report = prefs.quality_report({"worst": [worst], "each": pairs})
+    assert report.loc["  of them with a well-formed rejected"].tolist() == [0.0, 1.0]
+    # the same severity as the chosen (a wrong component) is not a severity mistake: only SEV1 is rejected
+    same = _record([_answer(), _answer(comp="x"), sev1, _answer()])
+    assert [p["rejected"][0]["content"] for p in prefs.select_pairs([same], REPORTS, "best_vs_each_severity")] \
+        == [sev1]
+    # nothing well-formed below the best: one pair, as best_vs_worst makes it; ties are still dropped
+    salad_only = _record([_answer(), word_salad, word_salad + ".", word_salad + "!"])
+    assert [p["rejected"] for p in prefs.select_pairs([salad_only], REPORTS, "best_vs_each_severity")] == \
+        [p["rejected"] for p in prefs.select_pairs([salad_only], REPORTS, "best_vs_worst")]
+    tie = _record([_answer()] * 4)
+    assert [p["status"] for p in prefs.select_pairs([tie], REPORTS, "best_vs_each_severity")] == ["tie"]
+    # the report counts prompts, not pair records; the validation split never separates a prompt's pairs
+    many = []
+    for i in range(20):
+        r = _record([_answer(), sev1, sev3, word_salad])
+        r["id"] = f"p{i}"
+        many.append(r)
+    pairs = prefs.select_pairs(many, {f"p{i}": EX["report"] for i in range(20)}, "best_vs_each_severity")
+    column = prefs.quality_report({"each": pairs})["each"]
+    assert column["prompts"] == 20 and column["pairs kept"] == 40 and column["prompts with no usable pair"] == 0
+    data = prefs.to_dataset(pairs, val_fraction=0.25, seed=0)
+    assert len(data["train"]) == 30 and len(data["validation"]) == 10  # 5 of the 20 prompts, both pairs each
+
+
+def _kept(i, gold, chosen_sev, rejected_sev, comp="search-api"):
+    rejected = "no JSON here" if rejected_sev is None else _answer(sev=rejected_sev, comp=comp)
+    return {"id": f"p{i}", "severity": gold, "hard_case": False, "status": "kept", "decided_by": "severity",
+            "score_gap": 4.0, "prompt": [{"role": "user", "content": "r"}],
+            "chosen": [{"role": "assistant", "content": _answer(sev=chosen_sev)}],
+            "rejected": [{"role": "assistant", "content": rejected}]}
+
+
+def test_balancing_leaves_no_severity_pushed_up_or_down_and_keeps_mirror_pairs():
+    # 5 "SEV1 over SEV4" pairs on SEV1 reports, 2 mirrors on SEV4 reports, 3 "SEV2 over SEV3" with no mirror,
+    # 1 decided by the component (SEV2 both sides), 1 whose rejected answer has no severity
+    pairs = ([_kept(i, "SEV1", "SEV1", "SEV4") for i in range(5)] + [_kept(i, "SEV4", "SEV4", "SEV1") for i in (5, 6)]
+             + [_kept(i, "SEV2", "SEV2", "SEV3") for i in (7, 8, 9)] + [_kept(10, "SEV2", "SEV2", "SEV2", comp="x")]
+             + [_kept(11, "SEV3", "SEV3", None)] + [{"id": "p12", "severity": "SEV3", "status": "tie"}])
+    assert prefs.severity_push(pairs) == {"SEV1": 3, "SEV2": 3, "SEV3": -2, "SEV4": -3, "none": -1}
+    balanced = prefs.balance_severities(pairs, seed=0)
+    assert len(balanced) == len(pairs) and [p["id"] for p in balanced] == [p["id"] for p in pairs]
+    assert prefs.severity_push(balanced) == {"SEV1": 0, "SEV2": 0, "SEV3": 0, "SEV4": 0}
+    kept = [p["id"] for p in balanced if p["status"] == "kept"]
+    assert {"p5", "p6", "p10"} <= set(kept) and len(kept) == 5  # both mirrors, 2 of the 5, the component pair
+    assert sum(p["status"] == "unbalanced" for p in balanced) == 7 and balanced[-1]["status"] == "tie"
+    assert balanced == prefs.balance_severities(pairs, seed=0)  # seeded
+    column = prefs.quality_report({"b": balanced})["b"]
+    assert column["  dropped: to balance the severities"] == 7 and column["push: SEV1 chosen - rejected"] == 0
+    assert prefs.quality_report({"a": pairs})["a"]["push: SEV1 chosen - rejected"] == 3
+
+
 def test_ties_small_gaps_near_identical_and_failures_are_dropped_and_counted():
     same = _record([_answer()] * 4)
     small = _record([_answer(), _answer(), _answer(summary="search-api is down in eu-west-1 at 12:00."), _answer()])

@@ -6,6 +6,14 @@
   RLHF-Workflow recipe; UltraFeedback-binarized pairs the best with a random other). Pairs whose score gap is below
   `min_gap` or whose texts are near-identical are dropped: they teach little and pull both answers' likelihood down
   together (likelihood displacement).
+- "best_vs_each_severity": chosen = the best score; one pair for each *other* severity among the answers at least
+  `min_gap` below it, rejected = the worst well-formed answer with that severity (a malformed one only when no
+  worse answer is well-formed: greedy decoding writes well-formed answers, so those are the mistakes to fix, not
+  the word salad a sample at temperature 1.2 sometimes is). Every severity mistake the model made on the prompt is
+  rejected once, so a prompt can give up to N - 1 pairs; all of a prompt's pairs go to the same train or
+  validation split.
+
+`balance_severities` thins any strategy's pairs until every severity is chosen as often as it is rejected.
 
 Every prompt gets one pair record, kept or dropped with the reason, so the data-quality report can count them.
 Pure functions over the sampling log: re-pairing with other thresholds costs no generation and no judge call.
@@ -29,7 +37,7 @@ from pathlib import Path
 from helpers.judges.common import VERDICTS, value_problem
 from helpers.task import build_messages, unique_ids
 
-STRATEGIES = ("two_temperatures", "best_vs_worst")
+STRATEGIES = ("two_temperatures", "best_vs_worst", "best_vs_each_severity")
 TRIPLE_KEYS = ("prompt", "chosen", "rejected")
 
 
@@ -93,7 +101,8 @@ def _decided_by_scores(best: dict, worst: dict) -> str:
     return "score gap"
 
 
-def best_vs_worst(record: dict, min_gap: float, near_identical: float, rng: random.Random) -> dict:
+def best_vs_worst(record: dict, min_gap: float, near_identical: float, rng: random.Random,
+                  each_severity: bool = False) -> dict | list[dict]:
     problems = [p for s in record["samples"] if (p := _sample_problem(s, _judge(record)))]
     if problems:  # a score the judge never really gave: the prompt is a failure, not a ranking of the rest
         return _dropped(record, "judge_failed", error=problems[0] + ": recorded as a failure")
@@ -105,6 +114,8 @@ def best_vs_worst(record: dict, min_gap: float, near_identical: float, rng: rand
     rng.shuffle(order)  # equal scores: a random one, not always the first temperature
     ranked = sorted(order, key=lambda i: samples[i]["score"])
     worst, best = samples[ranked[0]], samples[ranked[-1]]
+    if each_severity and (pairs := _each_severity(record, samples, ranked, best, min_gap, near_identical)):
+        return pairs
     gap = float(best["score"] - worst["score"])
     if gap == 0:
         return _dropped(record, "tie", "tie", gap)
@@ -113,6 +124,26 @@ def best_vs_worst(record: dict, min_gap: float, near_identical: float, rng: rand
     if best["text"].strip() == worst["text"].strip() or similarity(best["text"], worst["text"]) >= near_identical:
         return _dropped(record, "near_identical", _decided_by_scores(best, worst), gap)
     return _pair(record, best, worst, _decided_by_scores(best, worst), gap)
+
+
+def _each_severity(record: dict, samples: list[dict], ranked: list[int], best: dict, min_gap: float,
+                   near_identical: float) -> list[dict]:
+    """best_vs_each_severity's pairs (worst first within a severity); [] when there is none to make."""
+    from helpers.task import parse_response
+
+    worst_of: dict[str | None, dict] = {}
+    for i in ranked:  # ascending score: the first answer seen for a severity is its worst
+        s = samples[i]
+        if best["score"] - s["score"] >= max(min_gap, 1e-9) and s["text"].strip() != best["text"].strip() \
+                and similarity(s["text"], best["text"]) < near_identical:
+            parsed = parse_response(s["text"])
+            worst_of.setdefault(parsed.severity if parsed.valid else "malformed", s)
+    if len(worst_of) > 1:
+        worst_of.pop("malformed", None)
+    if len(worst_of) > 1:
+        worst_of.pop(parse_response(best["text"]).severity, None)
+    return [_pair(record, best, s, _decided_by_scores(best, s), float(best["score"] - s["score"]))
+            for s in worst_of.values()]
 
 
 def two_temperatures(record: dict) -> dict:
@@ -145,8 +176,9 @@ def available_strategies(records: list[dict]) -> list[str]:
 
 def select_pairs(records: list[dict], reports: dict[str, str], strategy: str = "best_vs_worst",
                  min_gap: float = 1.0, near_identical: float = 0.98, seed: int = 0) -> list[dict]:
-    """One pair record per prompt for `strategy`: status "kept" (with the TRL triple, who decided it and the score
-    gap) or why it was dropped ("tie", "small_gap", "near_identical", "identical", "judge_failed").
+    """One pair record per prompt for `strategy` (best_vs_each_severity: one per rejected severity): status "kept"
+    (with the TRL triple, who decided it and the score gap) or why it was dropped ("tie", "small_gap",
+    "near_identical", "identical", "judge_failed").
     `reports` maps example id -> report text (the prompt is rebuilt from it). A duplicate id among `records`, or
     a record with no report, is a ValueError naming the id."""
     if strategy not in STRATEGIES:
@@ -160,13 +192,66 @@ def select_pairs(records: list[dict], reports: dict[str, str], strategy: str = "
     rng = random.Random(seed)
     out = []
     for record in records:
-        pair = (best_vs_worst(record, min_gap, near_identical, rng) if strategy == "best_vs_worst"
-                else two_temperatures(record))
-        if pair["status"] == "kept":
-            if record["id"] not in reports:
-                raise ValueError(f"select_pairs: no report for example id {record['id']!r} in `reports`")
-            pair["prompt"] = build_messages(reports[record["id"]])
-        out.append(pair)
+        made = (two_temperatures(record) if strategy == "two_temperatures"
+                else best_vs_worst(record, min_gap, near_identical, rng, strategy == "best_vs_each_severity"))
+        for pair in made if isinstance(made, list) else [made]:
+            if pair["status"] == "kept":
+                if record["id"] not in reports:
+                    raise ValueError(f"select_pairs: no report for example id {record['id']!r} in `reports`")
+                pair["prompt"] = build_messages(reports[record["id"]])
+            out.append(pair)
+    return out
+
+
+def _severity_of(pair: dict, key: str) -> str | None:
+    from helpers.task import parse_response
+
+    return parse_response(pair[key][0]["content"]).severity
+
+
+def severity_push(pairs: list[dict]) -> dict[str, int]:
+    """Per severity, how many kept pairs choose it minus how many reject it: the push DPO gets toward (or away
+    from) answering that severity whatever the report says. "none" counts answers with no readable severity."""
+    push = Counter({s: 0 for s in ("SEV1", "SEV2", "SEV3", "SEV4")})
+    for p in pairs:
+        if p.get("status") == "kept":
+            push[_severity_of(p, "chosen") or "none"] += 1
+            push[_severity_of(p, "rejected") or "none"] -= 1
+    return dict(push)
+
+
+def balance_severities(pairs: list[dict], seed: int = 0) -> list[dict]:
+    """The kept pairs thinned so that every severity is chosen exactly as often as it is rejected.
+
+    DPO can lower its loss in two ways: by reading the report (SEV2 here, SEV3 there) or by simply answering the
+    severities that are chosen more often than rejected, everywhere. Measured on the full run's pairs, the second
+    wins: the model moved toward the severities with a positive `severity_push` on every report, right or wrong.
+    Here, for every two severities a and b, as many "a over b" pairs are kept as there are "b over a" pairs (a
+    seeded random choice among the more numerous), so each pair's lesson is cancelled by its mirror image on a
+    report of the other severity unless the model reads the report. Pairs with the same severity on both sides
+    (decided by component, format or the summary) push no severity and are kept; a pair whose chosen or rejected
+    answer has no readable severity is dropped. Dropped pairs stay in the list with status "unbalanced"."""
+    rng = random.Random(seed)
+    edges: dict[tuple, list[int]] = {}
+    for i, p in enumerate(pairs):
+        if p.get("status") == "kept":
+            edges.setdefault((_severity_of(p, "chosen"), _severity_of(p, "rejected")), []).append(i)
+    keep: set[int] = set()
+    for (a, b), idx in edges.items():
+        if a is None or b is None:
+            continue
+        if a == b:
+            keep.update(idx)
+        elif (a, b) < (b, a):
+            mirror = edges.get((b, a), [])
+            n = min(len(idx), len(mirror))
+            keep.update(rng.sample(idx, n))
+            keep.update(rng.sample(mirror, n))
+    out = []
+    for i, p in enumerate(pairs):
+        if p.get("status") == "kept" and i not in keep:
+            p = {k: p[k] for k in ("id", "severity", "hard_case", "decided_by", "score_gap")} | {"status": "unbalanced"}
+        out.append(p)
     return out
 
 
@@ -176,7 +261,8 @@ def triples(pairs: list[dict]) -> list[dict]:
 
 
 DROP_REASONS = {"judge_failed": "the judge call failed", "tie": "tied", "identical": "identical answers (a tie)",
-                "small_gap": "score gap below min_score_gap", "near_identical": "near-identical answers"}
+                "small_gap": "score gap below min_score_gap", "near_identical": "near-identical answers",
+                "unbalanced": "dropped to balance the severities"}
 
 
 def why_too_few(pairs: list[dict]) -> str:
@@ -220,7 +306,7 @@ def to_dataset(pairs: list[dict], val_fraction: float = 0.1, seed: int = 0, min_
                                   f"{why_too_few(pairs)}")
     rows = triples(kept)
     validate_preferences(rows)
-    ids = sorted(p["id"] for p in kept)
+    ids = sorted({p["id"] for p in kept})  # by prompt: a prompt's pairs all go to one side
     random.Random(seed).shuffle(ids)
     n_val = int(round(len(ids) * val_fraction)) if len(ids) > 1 else 0
     val_ids = set(ids[:n_val])

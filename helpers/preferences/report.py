@@ -28,20 +28,24 @@ def pair_kind(pair: dict) -> str:
 
 def strategy_report(pairs: list[dict]) -> dict:
     """One strategy's numbers, as an ordered dict (metric -> value)."""
-    n = len(pairs)
+    n = len({p["id"] for p in pairs})  # a prompt can give several pairs (best_vs_each_severity)
     status = Counter(p["status"] for p in pairs)
     kept = [p for p in pairs if p["status"] == "kept"]
     row = {"prompts": n, "pairs kept": len(kept),
-           "prompts with no usable pair": n - len(kept),
+           "prompts with no usable pair": n - len({p["id"] for p in kept}),
            "  dropped: tie": status["tie"] + status["identical"],
            "  dropped: score gap too small": status["small_gap"],
            "  dropped: near-identical": status["near_identical"],
-           "  dropped: judge failed": status["judge_failed"]}
+           "  dropped: judge failed": status["judge_failed"],
+           "  dropped: to balance the severities": status["unbalanced"]}
     if not kept:
         return row
     k = len(kept)
     kinds = Counter(pair_kind(p) for p in kept)
+    # the signal pairs whose rejected answer is well-formed: the kind of mistake greedy decoding makes
+    hard_signal = sum(pair_kind(p) == "signal" and parse_response(_text(p, "rejected")).valid for p in kept)
     row.update({"signal pairs (chosen right, rejected wrong)": kinds["signal"] / k,
+                "  of them with a well-formed rejected": hard_signal / k,
                 "anti-signal pairs (chosen wrong, rejected right)": kinds["anti-signal"] / k,
                 "both right on severity": kinds["both right"] / k,
                 "both wrong on severity": kinds["both wrong"] / k})
@@ -60,6 +64,10 @@ def strategy_report(pairs: list[dict]) -> dict:
         "rejected format-valid": sum(parse_response(_text(p, "rejected")).valid for p in kept) / k,
         "hard cases among pairs": sum(bool(p.get("hard_case")) for p in kept) / k,
     })
+    from helpers.preferences.pairing import severity_push
+
+    # chosen minus rejected, per severity: what DPO can learn without reading the report (0 when balanced)
+    row.update({f"push: {s} chosen - rejected": n for s, n in severity_push(kept).items()})
     return row
 
 
