@@ -15,7 +15,8 @@
 
 `balance_severities` thins any strategy's pairs until every severity is chosen as often as it is rejected.
 
-Every prompt gets one pair record, kept or dropped with the reason, so the data-quality report can count them.
+Every prompt gets a pair record (best_vs_each_severity: one per pair), kept or dropped with the reason, so the
+data-quality report can count them.
 Pure functions over the sampling log: re-pairing with other thresholds costs no generation and no judge call.
 
 The judge's output in the log is checked again here, by the rules of `helpers.judges.checked_verdicts` and
@@ -224,13 +225,16 @@ def balance_severities(pairs: list[dict], seed: int = 0) -> list[dict]:
     """The kept pairs thinned so that every severity is chosen exactly as often as it is rejected.
 
     DPO can lower its loss in two ways: by reading the report (SEV2 here, SEV3 there) or by simply answering the
-    severities that are chosen more often than rejected, everywhere. Measured on the full run's pairs, the second
-    wins: the model moved toward the severities with a positive `severity_push` on every report, right or wrong.
-    Here, for every two severities a and b, as many "a over b" pairs are kept as there are "b over a" pairs (a
-    seeded random choice among the more numerous), so each pair's lesson is cancelled by its mirror image on a
-    report of the other severity unless the model reads the report. Pairs with the same severity on both sides
-    (decided by component, format or the summary) push no severity and are kept; a pair whose chosen or rejected
-    answer has no readable severity is dropped. Dropped pairs stay in the list with status "unbalanced"."""
+    severities that are chosen more often than rejected, everywhere. Measured on issue #15's data: with SEV4
+    pushed down by 32 pairs, the DPO model found SEV4 on 6 of 30 unseen SEV4 reports instead of 24. Balancing
+    removed that push but not a drift toward SEV2, and did not make the severity gain significant (Session B's
+    table); it is an option, off by default.
+
+    For every two severities a and b, as many "a over b" pairs are kept as there are "b over a" pairs (a seeded
+    random choice among the more numerous), so each pair's lesson is cancelled by its mirror image on a report of
+    the other severity unless the model reads the report. Pairs with the same severity on both sides (decided by
+    component, format or the summary) push no severity and are kept; a pair whose chosen or rejected answer has
+    no readable severity is dropped. Dropped pairs stay in the list with status "unbalanced"."""
     rng = random.Random(seed)
     edges: dict[tuple, list[int]] = {}
     for i, p in enumerate(pairs):
