@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 
 
@@ -66,13 +68,12 @@ def preference_quality(pairs_by_strategy: dict):
     DPO can follow without reading the report); and the chosen vs rejected answer lengths."""
     from collections import Counter
 
-    from helpers.preferences.report import pair_kind
+    from helpers.preferences.report import pair_kind, severity_push
+    from helpers.task import SEVERITIES
 
     kinds = ["signal", "both right", "both wrong", "anti-signal"]
     colours = {"signal": "tab:green", "both right": "tab:blue", "both wrong": "tab:gray", "anti-signal": "tab:red",
                "no pair": "white"}
-    from helpers.preferences.pairing import severity_push
-
     names = list(pairs_by_strategy)
     fig, (a, c, b) = plt.subplots(1, 3, figsize=(16 + max(0, len(names) - 2), 3.8))
     for x, name in enumerate(names):
@@ -85,8 +86,6 @@ def preference_quality(pairs_by_strategy: dict):
             a.bar(x, counts[kind], bottom=bottom, color=colours[kind], edgecolor="black", linewidth=0.5,
                   label=kind if x == 0 else None)
             bottom += counts[kind]
-    import textwrap
-
     a.set_xticks(range(len(names)), [textwrap.fill(n.replace("_", " "), 14) for n in names], fontsize=8)
     a.set_ylabel("pairs kept / prompts with none")
     a.set_title("what each recipe's pairs teach about severity")
@@ -99,10 +98,9 @@ def preference_quality(pairs_by_strategy: dict):
     width = 0.8 / len(names)
     for x, name in enumerate(names):
         push = severity_push(pairs_by_strategy[name])
-        severities = ["SEV1", "SEV2", "SEV3", "SEV4"]
-        c.bar([i + (x - (len(names) - 1) / 2) * width for i in range(4)], [push[s] for s in severities],
-              width=width, label=name)
-    c.set_xticks(range(4), ["SEV1", "SEV2", "SEV3", "SEV4"])
+        c.bar([i + (x - (len(names) - 1) / 2) * width for i in range(len(SEVERITIES))],
+              [push[s] for s in SEVERITIES], width=width, label=name)
+    c.set_xticks(range(len(SEVERITIES)), SEVERITIES)
     c.axhline(0, color="black", linewidth=0.8)
     c.set_ylabel("pairs choosing it - pairs rejecting it")
     c.set_title("the push on each severity, whatever the report says")

@@ -14,13 +14,19 @@ from helpers.preferences.pairing import (
     available_strategies,
     balance_severities,
     select_pairs,
-    severity_push,
     similarity,
     to_dataset,
     triples,
     write_triples,
 )
-from helpers.preferences.report import pair_kind, quality_report, sample_report, strategy_report
+from helpers.preferences.report import (
+    pair_kind,
+    pair_severities,
+    quality_report,
+    sample_report,
+    severity_push,
+    strategy_report,
+)
 from helpers.preferences.sampling import (
     chunk_seed,
     latest_records,
@@ -33,7 +39,7 @@ from helpers.preferences.ultrafeedback import load_ultrafeedback
 from helpers.preferences.validation import TRIPLE_KEYS, PreferenceDataError, row_problem, validate_preferences
 
 __all__ = ["STRATEGIES", "TRIPLE_KEYS", "PreferenceDataError", "available_strategies", "balance_severities",
-           "chunk_seed", "latest_records", "load_ultrafeedback", "log_path", "pair_kind", "quality_report",
-           "read_records", "repair_torn_tail", "row_problem", "sample_and_score", "sample_report", "select_pairs",
-           "severity_push", "similarity", "strategy_report", "to_dataset", "triples", "validate_preferences",
-           "write_triples"]
+           "chunk_seed", "latest_records", "load_ultrafeedback", "log_path", "pair_kind", "pair_severities",
+           "quality_report", "read_records", "repair_torn_tail", "row_problem", "sample_and_score", "sample_report",
+           "select_pairs", "severity_push", "similarity", "strategy_report", "to_dataset", "triples",
+           "validate_preferences", "write_triples"]

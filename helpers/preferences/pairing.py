@@ -36,7 +36,8 @@ from collections import Counter
 from pathlib import Path
 
 from helpers.judges.common import VERDICTS, value_problem
-from helpers.task import build_messages, unique_ids
+from helpers.preferences.report import pair_severities
+from helpers.task import build_messages, parse_response, unique_ids
 
 STRATEGIES = ("two_temperatures", "best_vs_worst", "best_vs_each_severity")
 TRIPLE_KEYS = ("prompt", "chosen", "rejected")
@@ -130,8 +131,6 @@ def best_vs_worst(record: dict, min_gap: float, near_identical: float, rng: rand
 def _each_severity(record: dict, samples: list[dict], ranked: list[int], best: dict, min_gap: float,
                    near_identical: float) -> list[dict]:
     """best_vs_each_severity's pairs (worst first within a severity); [] when there is none to make."""
-    from helpers.task import parse_response
-
     worst_of: dict[str | None, dict] = {}
     for i in ranked:  # ascending score: the first answer seen for a severity is its worst
         s = samples[i]
@@ -204,31 +203,14 @@ def select_pairs(records: list[dict], reports: dict[str, str], strategy: str = "
     return out
 
 
-def _severity_of(pair: dict, key: str) -> str | None:
-    from helpers.task import parse_response
-
-    return parse_response(pair[key][0]["content"]).severity
-
-
-def severity_push(pairs: list[dict]) -> dict[str, int]:
-    """Per severity, how many kept pairs choose it minus how many reject it: the push DPO gets toward (or away
-    from) answering that severity whatever the report says. "none" counts answers with no readable severity."""
-    push = Counter({s: 0 for s in ("SEV1", "SEV2", "SEV3", "SEV4")})
-    for p in pairs:
-        if p.get("status") == "kept":
-            push[_severity_of(p, "chosen") or "none"] += 1
-            push[_severity_of(p, "rejected") or "none"] -= 1
-    return dict(push)
-
-
 def balance_severities(pairs: list[dict], seed: int = 0) -> list[dict]:
     """The kept pairs thinned so that every severity is chosen exactly as often as it is rejected.
 
     DPO can lower its loss in two ways: by reading the report (SEV2 here, SEV3 there) or by simply answering the
     severities that are chosen more often than rejected, everywhere. Measured on issue #15's data: with SEV4
     pushed down by 32 pairs, the DPO model found SEV4 on 6 of 30 unseen SEV4 reports instead of 24. Balancing
-    removed that push but not a drift toward SEV2, and did not make the severity gain significant (Session B's
-    table); it is an option, off by default.
+    removed that push (`report.severity_push`) but not a drift toward SEV2, and did not make the severity gain
+    significant (Session B's table); it is an option, off by default.
 
     For every two severities a and b, as many "a over b" pairs are kept as there are "b over a" pairs (a seeded
     random choice among the more numerous), so each pair's lesson is cancelled by its mirror image on a report of
@@ -239,7 +221,7 @@ def balance_severities(pairs: list[dict], seed: int = 0) -> list[dict]:
     edges: dict[tuple, list[int]] = {}
     for i, p in enumerate(pairs):
         if p.get("status") == "kept":
-            edges.setdefault((_severity_of(p, "chosen"), _severity_of(p, "rejected")), []).append(i)
+            edges.setdefault(pair_severities(p), []).append(i)
     keep: set[int] = set()
     for (a, b), idx in edges.items():
         if a is None or b is None:

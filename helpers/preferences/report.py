@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from helpers.judges.common import value_problem
-from helpers.task import parse_response
+from helpers.task import SEVERITIES, parse_response
 
 
 def _text(pair: dict, key: str) -> str:
@@ -20,10 +20,27 @@ def _text(pair: dict, key: str) -> str:
 
 def pair_kind(pair: dict) -> str:
     """"signal", "anti-signal", "both right" or "both wrong": severity of chosen and rejected against gold."""
-    c = parse_response(_text(pair, "chosen")).severity == pair["severity"]
-    r = parse_response(_text(pair, "rejected")).severity == pair["severity"]
+    chosen, rejected = pair_severities(pair)
+    c, r = chosen == pair["severity"], rejected == pair["severity"]
     return {(True, False): "signal", (False, True): "anti-signal", (True, True): "both right",
             (False, False): "both wrong"}[(c, r)]
+
+
+def pair_severities(pair: dict) -> tuple[str | None, str | None]:
+    """The severities the chosen and the rejected answer give (None where none can be read)."""
+    return parse_response(_text(pair, "chosen")).severity, parse_response(_text(pair, "rejected")).severity
+
+
+def severity_push(pairs: list[dict]) -> dict[str, int]:
+    """Per severity, how many kept pairs choose it minus how many reject it: the push DPO gets toward (or away
+    from) answering that severity whatever the report says. "none" counts answers with no readable severity."""
+    push = Counter({s: 0 for s in SEVERITIES})
+    for p in pairs:
+        if p.get("status") == "kept":
+            chosen, rejected = pair_severities(p)
+            push[chosen or "none"] += 1
+            push[rejected or "none"] -= 1
+    return dict(push)
 
 
 def strategy_report(pairs: list[dict]) -> dict:
@@ -41,9 +58,11 @@ def strategy_report(pairs: list[dict]) -> dict:
     if not kept:
         return row
     k = len(kept)
-    kinds = Counter(pair_kind(p) for p in kept)
+    kind_of = [pair_kind(p) for p in kept]
+    kinds = Counter(kind_of)
     # the signal pairs whose rejected answer is well-formed: the kind of mistake greedy decoding makes
-    hard_signal = sum(pair_kind(p) == "signal" and parse_response(_text(p, "rejected")).valid for p in kept)
+    hard_signal = sum(kind == "signal" and parse_response(_text(p, "rejected")).valid
+                      for kind, p in zip(kind_of, kept, strict=True))
     row.update({"signal pairs (chosen right, rejected wrong)": kinds["signal"] / k,
                 "  of them with a well-formed rejected": hard_signal / k,
                 "anti-signal pairs (chosen wrong, rejected right)": kinds["anti-signal"] / k,
@@ -64,8 +83,6 @@ def strategy_report(pairs: list[dict]) -> dict:
         "rejected format-valid": sum(parse_response(_text(p, "rejected")).valid for p in kept) / k,
         "hard cases among pairs": sum(bool(p.get("hard_case")) for p in kept) / k,
     })
-    from helpers.preferences.pairing import severity_push
-
     # chosen minus rejected, per severity: what DPO can learn without reading the report (0 when balanced)
     row.update({f"push: {s} chosen - rejected": n for s, n in severity_push(kept).items()})
     return row
