@@ -39,7 +39,7 @@ from helpers.judges.common import VERDICTS, value_problem
 from helpers.preferences.report import pair_severities
 from helpers.task import build_messages, parse_response, unique_ids
 
-STRATEGIES = ("two_temperatures", "best_vs_worst", "best_vs_each_severity")
+STRATEGIES = ("two_temperatures", "best_vs_worst", "best_vs_each_severity", "severity_contrast")
 TRIPLE_KEYS = ("prompt", "chosen", "rejected")
 
 
@@ -104,7 +104,7 @@ def _decided_by_scores(best: dict, worst: dict) -> str:
 
 
 def best_vs_worst(record: dict, min_gap: float, near_identical: float, rng: random.Random,
-                  each_severity: bool = False) -> dict | list[dict]:
+                  strategy: str = "best_vs_worst") -> dict | list[dict]:
     problems = [p for s in record["samples"] if (p := _sample_problem(s, _judge(record)))]
     if problems:  # a score the judge never really gave: the prompt is a failure, not a ranking of the rest
         return _dropped(record, "judge_failed", error=problems[0] + ": recorded as a failure")
@@ -116,8 +116,11 @@ def best_vs_worst(record: dict, min_gap: float, near_identical: float, rng: rand
     rng.shuffle(order)  # equal scores: a random one, not always the first temperature
     ranked = sorted(order, key=lambda i: samples[i]["score"])
     worst, best = samples[ranked[0]], samples[ranked[-1]]
-    if each_severity and (pairs := _each_severity(record, samples, ranked, best, min_gap, near_identical)):
+    if strategy == "best_vs_each_severity" and (pairs := _each_severity(record, samples, ranked, best, min_gap,
+                                                                       near_identical)):
         return pairs
+    if strategy == "severity_contrast" and (pair := _severity_contrast(record, samples, ranked, best, min_gap)):
+        return pair
     gap = float(best["score"] - worst["score"])
     if gap == 0:
         return _dropped(record, "tie", "tie", gap)
@@ -144,6 +147,45 @@ def _each_severity(record: dict, samples: list[dict], ranked: list[int], best: d
         worst_of.pop(parse_response(best["text"]).severity, None)
     return [_pair(record, best, s, _decided_by_scores(best, s), float(best["score"] - s["score"]))
             for s in worst_of.values()]
+
+
+_SEVERITY_FIELD = re.compile(r'("severity"\s*:\s*")(SEV[1-4])(")')
+
+
+def with_severity(text: str, severity: str) -> str | None:
+    """`text` with the value of its (first) "severity" field replaced by `severity`; None when it has none."""
+    edited, n = _SEVERITY_FIELD.subn(lambda m: m.group(1) + severity + m.group(3), text, count=1)
+    return edited if n else None
+
+
+def _severity_contrast(record: dict, samples: list[dict], ranked: list[int], best: dict,
+                       min_gap: float) -> dict | None:
+    """severity_contrast's pair: the best answer against itself with the severity the model most often gave
+    instead (among well-formed answers scored at least `min_gap` lower and, where the judge says so, with the
+    severity wrong); None when there is no such answer or the best one's severity is not right or not editable."""
+    best_parsed = parse_response(best["text"])
+    if not best_parsed.valid or (best.get("details") or {}).get("severity") is False:
+        return None
+    wrong: Counter = Counter()
+    worst_score: dict[str, float] = {}
+    for i in ranked:  # ascending score
+        s = samples[i]
+        parsed = parse_response(s["text"])
+        if (best["score"] - s["score"] < max(min_gap, 1e-9) or not parsed.valid or parsed.severity is None
+                or parsed.severity == best_parsed.severity or (s.get("details") or {}).get("severity") is True):
+            continue
+        wrong[parsed.severity] += 1
+        worst_score.setdefault(parsed.severity, s["score"])
+    if not wrong:
+        return None
+    severity = max(wrong, key=lambda sev: (wrong[sev], -worst_score[sev]))  # the likeliest mistake
+    edited = with_severity(best["text"], severity)
+    if edited is None:
+        return None
+    rejected = {"text": edited, "temperature": None, "score": None}
+    pair = _pair(record, best, rejected, "severity", float(best["score"] - worst_score[severity]))
+    pair["rejected_edit"] = f"{best_parsed.severity} -> {severity} ({wrong[severity]} of {len(samples)} answers)"
+    return pair
 
 
 def two_temperatures(record: dict) -> dict:
@@ -193,7 +235,7 @@ def select_pairs(records: list[dict], reports: dict[str, str], strategy: str = "
     out = []
     for record in records:
         made = (two_temperatures(record) if strategy == "two_temperatures"
-                else best_vs_worst(record, min_gap, near_identical, rng, strategy == "best_vs_each_severity"))
+                else best_vs_worst(record, min_gap, near_identical, rng, strategy))
         for pair in made if isinstance(made, list) else [made]:
             if pair["status"] == "kept":
                 if record["id"] not in reports:
