@@ -183,6 +183,35 @@ def test_best_vs_each_severity_rejects_every_severity_mistake_once_and_keeps_a_p
     assert len(data["train"]) == 30 and len(data["validation"]) == 10  # 5 of the 20 prompts, both pairs each
 
 
+def test_severity_contrast_rejects_the_best_answer_with_the_models_likeliest_wrong_severity():
+    word_salad = "This indicates that the customer usage is being shut down for a meaningful thing"
+    best = _answer(summary="search-api is down in eu-west-1 only.")
+    sev1, sev3 = _answer(sev="SEV1", summary="search-api fails everywhere."), _answer(sev="SEV3", comp="x")
+    record = _record([best, sev3, sev1, _answer(sev="SEV1", comp="y")])
+    [pair] = prefs.select_pairs([record], REPORTS, "severity_contrast")
+    # SEV1 is the mistake the model made most often (2 of 4), so the pair differs from the best answer there alone
+    assert pair["chosen"][0]["content"] == best
+    assert pair["rejected"][0]["content"] == best.replace('"SEV2"', '"SEV1"')
+    assert pair["decided_by"] == "severity" and prefs.pair_kind(pair) == "signal"
+    assert pair["rejected_edit"] == "SEV2 -> SEV1 (2 of 4 answers)" and pair["score_rejected"] is None
+    assert pair["score_gap"] == pytest.approx(7.5 - 2.5)  # against the worst of the SEV1 answers the judge scored
+    assert prefs.severity_push([pair]) == {"SEV1": -1, "SEV2": 1, "SEV3": 0, "SEV4": 0}
+    # equal counts: the severity of the lower-scored answer (SEV3 also has the wrong component)
+    [pair] = prefs.select_pairs([_record([best, sev3, sev1, best])], REPORTS, "severity_contrast")
+    assert pair["rejected"][0]["content"] == best.replace('"SEV2"', '"SEV3"')
+    # no well-formed wrong severity below the best: best vs worst, as that strategy makes it (word salad rejected)
+    salad_only = _record([best, word_salad, _answer(comp="x"), best])
+    assert prefs.select_pairs([salad_only], REPORTS, "severity_contrast") == \
+        prefs.select_pairs([salad_only], REPORTS, "best_vs_worst")
+    # the best answer's severity is wrong too (all four wrong): no contrast is made, and ties are still dropped
+    all_wrong = _record([sev1, _answer(sev="SEV4"), sev3, _answer(sev="SEV4", comp="x")])
+    assert prefs.select_pairs([all_wrong], REPORTS, "severity_contrast") == \
+        prefs.select_pairs([all_wrong], REPORTS, "best_vs_worst")
+    assert [p["status"] for p in prefs.select_pairs([_record([best] * 4)], REPORTS, "severity_contrast")] == ["tie"]
+    assert prefs.with_severity('{"severity" : "SEV3", "x": "SEV3"}', "SEV4") == '{"severity" : "SEV4", "x": "SEV3"}'
+    assert prefs.with_severity("no severity here", "SEV4") is None
+
+
 def _kept(i, gold, chosen_sev, rejected_sev, comp="search-api"):
     rejected = "no JSON here" if rejected_sev is None else _answer(sev=rejected_sev, comp=comp)
     return {"id": f"p{i}", "severity": gold, "hard_case": False, "status": "kept", "decided_by": "severity",

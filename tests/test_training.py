@@ -354,3 +354,42 @@ def test_nll_term_is_trls_rpo_loss():
 def test_bad_dpo_settings_name_themselves(field, value):
     with pytest.raises(ValueError, match=f"{field}={value!r}"):
         training.DPORunConfig(**{field: value})
+
+
+def test_the_margin_splits_into_the_severity_digit_and_the_rest_and_adds_up(tiny_sft, tmp_path, monkeypatch):
+    from datasets import Dataset
+
+    from helpers.training.credit import margin_by_part, margin_summary
+
+    monkeypatch.setenv("WORKBOOK_PRECISION", "fp32")
+    base, sft = tiny_sft
+    answer = '{"severity": "SEV2", "component": "search-api", "summary": "search-api is down."}'
+    rows = [{"prompt": [{"role": "user", "content": "search-api is down in eu-west-1"}],
+             "chosen": [{"role": "assistant", "content": answer}],
+             "rejected": [{"role": "assistant", "content": answer.replace("SEV2", rejected)}]}
+            for rejected in ("SEV4", "SEV2")]
+    rows.append({**rows[0], "rejected": [{"role": "assistant", "content": "it is fine"}]})
+    trainer = training.make_dpo_trainer(_config(base, sft, tmp_path), Dataset.from_list(_rows(2)),
+                                        output_dir=tmp_path / "out")
+    model, tok = trainer.model, trainer.processing_class
+    at_start = margin_by_part(model, tok, rows, beta=0.1)
+    assert at_start.abs().max().max() < 1e-4  # the policy is the reference: no margin anywhere
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if ".default." in name and "lora_B" in name:
+                p.add_(torch.randn_like(p) * 0.5)
+    frame = margin_by_part(model, tok, rows, beta=0.1)
+    with torch.no_grad():
+        def ratio(row, side):
+            policy = sequence_logps(model, tok, row["prompt"], row[side])
+            with training.ref_adapter(model):
+                return float(policy - sequence_logps(model, tok, row["prompt"], row[side]))
+        direct = [0.1 * (ratio(r, "chosen") - ratio(r, "rejected")) for r in rows]
+    # the two parts add up to the margin computed from the whole sequences, as the DPO loss sees it
+    assert frame["margin"].tolist() == pytest.approx(direct, abs=1e-4)
+    assert (frame["severity digit"] + frame["rest of the answer"]).tolist() == pytest.approx(direct, abs=1e-4)
+    assert abs(frame.loc[0, "severity digit"]) > 1e-3  # SEV2 vs SEV4: the digit's log-ratio differs
+    assert frame.loc[1].abs().max() < 1e-5  # the same answer on both sides: nothing, digit or rest
+    assert abs(frame.loc[2, "severity digit"]) > 1e-3  # no digit in the rejected answer: the chosen's alone
+    summary = margin_summary(frame)
+    assert summary["pairs"] == 3 and 0 < summary["severity digit's share of |margin|"] < 1

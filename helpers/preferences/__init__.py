@@ -17,6 +17,7 @@ from helpers.preferences.pairing import (
     similarity,
     to_dataset,
     triples,
+    with_severity,
     write_triples,
 )
 from helpers.preferences.report import (
@@ -42,4 +43,4 @@ __all__ = ["STRATEGIES", "TRIPLE_KEYS", "PreferenceDataError", "available_strate
            "chunk_seed", "latest_records", "load_ultrafeedback", "log_path", "pair_kind", "pair_severities",
            "quality_report", "read_records", "repair_torn_tail", "row_problem", "sample_and_score", "sample_report",
            "select_pairs", "severity_push", "similarity", "strategy_report", "to_dataset", "triples",
-           "validate_preferences", "write_triples"]
+           "validate_preferences", "with_severity", "write_triples"]

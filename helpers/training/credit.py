@@ -1,0 +1,69 @@
+"""Where a DPO model's reward margin comes from: the severity digit, or the rest of the answer.
+
+DPO's implicit reward of an answer is beta * sum over its tokens of log pi_theta(token) - log pi_ref(token), so the
+margin of a pair (chosen minus rejected) is a sum over tokens too, and it can be split by token. For a triage
+answer the decision is one token, the digit after "SEV"; the rest (component, summary, punctuation) is 40-odd
+tokens. When chosen and rejected differ everywhere, the trainer can widen the margin on any of them.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from helpers.training.sft import severity_positions
+
+
+def _answer_logps(model, tokenizer, prompt: list[dict], answer: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token log-probabilities of the answer's tokens (split from the prompt the way TRL's DPOTrainer splits
+    them) and the mask of its severity digit."""
+    from helpers.dpo_math import completion_token_ids
+
+    prompt_ids, answer_ids = completion_token_ids(tokenizer, prompt, answer)
+    dev = next(model.parameters()).device
+    ids = torch.tensor([prompt_ids + answer_ids], device=dev)
+    logits = model(input_ids=ids, logits_to_keep=len(answer_ids) + 1).logits[0, :-1]
+    target = ids[0, len(prompt_ids):]
+    logps = torch.log_softmax(logits.float(), -1).gather(-1, target[:, None])[:, 0]
+    return logps, severity_positions(target[None], tokenizer)[0]
+
+
+@torch.no_grad()
+def margin_by_part(model, tokenizer, rows: list[dict], beta: float, ref_context=None):
+    """One row per pair: the DPO reward margin (beta * log-ratio, chosen minus rejected) split into the part
+    carried by the severity digit and the part carried by every other token. `model` is a PEFT model whose
+    active adapter is the policy; `ref_context(model)` runs it as the reference (default: its "ref" adapter).
+    A DataFrame with columns margin, severity digit, rest of the answer, severity share."""
+    import pandas as pd
+
+    from helpers.training.monitor import ref_adapter
+
+    ref_context = ref_context or ref_adapter
+    was_training = model.training
+    model.eval()
+    out = []
+    for row in rows:
+        parts = {}
+        for side in ("chosen", "rejected"):
+            policy, sev = _answer_logps(model, tokenizer, row["prompt"], row[side])
+            with ref_context(model):
+                ref, _ = _answer_logps(model, tokenizer, row["prompt"], row[side])
+            ratio = beta * (policy - ref)
+            parts[side] = (float(ratio[sev].sum()), float(ratio[~sev].sum()))
+        digit = parts["chosen"][0] - parts["rejected"][0]
+        rest = parts["chosen"][1] - parts["rejected"][1]
+        out.append({"margin": digit + rest, "severity digit": digit, "rest of the answer": rest})
+    if was_training:
+        model.train()
+    frame = pd.DataFrame(out, columns=["margin", "severity digit", "rest of the answer"])
+    return frame
+
+
+def margin_summary(frame) -> dict:
+    """The mean margin and how much of it the severity digit carries (its share of the summed absolute parts)."""
+    if frame.empty:
+        return {"pairs": 0}
+    digit, rest = frame["severity digit"], frame["rest of the answer"]
+    return {"pairs": len(frame), "mean margin": float(frame["margin"].mean()),
+            "mean from the severity digit": float(digit.mean()), "mean from the rest": float(rest.mean()),
+            "severity digit's share of |margin|": float(digit.abs().sum() / max((digit.abs() + rest.abs()).sum(),
+                                                                                 1e-12))}
