@@ -13,6 +13,7 @@ import ast
 import datetime as dt
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -153,11 +154,14 @@ def parameters_for(profile: str, notebook: str, run_dir: Path, profiles: dict | 
 
 def parse_value(text: str):
     """A -p value as YAML reads it, as papermill's -p does: 0.2 is a float, 12 an int, true a bool, [1, 2] a list,
-    anything else the string itself."""
+    anything else the string itself. A number in e-notation is a float too (YAML 1.1 reads 3e-4 as a string)."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, str) and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+", value.strip()):
+        return float(value)
+    return value
 
 
 def _type_ok(value, default) -> bool:

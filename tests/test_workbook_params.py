@@ -19,6 +19,10 @@ def test_overrides_are_typed_like_papermill_and_go_only_to_the_notebooks_that_de
     c = workbook.parameters_for("smoke", "03_three_way_eval", tmp_path, overrides=overrides)
     assert b["beta"] == 0.2 and b["sft_adapter"] == "runs/x" and "n_eval" not in b
     assert c["n_eval"] == 8 and "beta" not in c and c["seed"] == 3
+    # e-notation is a number, as a learner means it (YAML 1.1 alone reads 3e-4 as the string "3e-4")
+    assert workbook.overrides_from_args([("learning_rate", "3e-4")], "beta=1E-1") == {"learning_rate": 3e-4,
+                                                                                      "beta": 0.1}
+    assert workbook.overrides_from_args([("version_tag", "v3e-4")]) == {"version_tag": "v3e-4"}
 
 
 @pytest.mark.parametrize("args, needle", [

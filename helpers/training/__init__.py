@@ -3,6 +3,7 @@
 - `sft`: the week-2 SFT bootstrap (LoRA, SFTTrainer), cached, when the learner brings no adapter.
 - `dpo`: DPO on the SFT policy with the frozen SFT adapter as reference (DPOTrainer), resumable.
 - `monitor`: KL(pi_theta || pi_ref) on held-out prompts, the log as a table, health flags.
+- `credit`: where a pair's reward margin comes from (the severity digit or the rest of the answer).
 - `card`: the run card.
 - `cli`: `python -m helpers.training dpo --config ...`.
 
@@ -23,6 +24,7 @@ from helpers.training.common import (
     library_versions,
     lora_config,
 )
+from helpers.training.credit import adapter_margins, margin_by_part, margin_summary
 from helpers.training.dpo import (
     DPORunConfig,
     beta_demo,
@@ -45,9 +47,11 @@ from helpers.training.sft import (
     train_sft,
 )
 
-__all__ = ["ARTIFACTS", "LORA_TARGETS", "REPO_ROOT", "SFT_SELECTIONS", "DPORunConfig", "adapter_digest", "beta_demo",
+__all__ = ["ARTIFACTS", "LORA_TARGETS", "REPO_ROOT", "SFT_SELECTIONS", "DPORunConfig", "adapter_digest",
+    "adapter_margins", "beta_demo",
     "bootstrap_sft", "compact_lm_head", "config_hash", "dpo_args", "kl_callback_class", "last_checkpoint",
     "library_versions", "load_sft_policy", "log_frame", "lora_config", "main", "make_dpo_trainer",
+    "margin_by_part", "margin_summary",
     "policy_ref_kl", "preference_hash", "ref_adapter", "resolve_sft_adapter", "run_from_config", "run_key",
     "select_sft_examples", "sft_records", "train_dpo", "train_sft", "trained_tokens", "training_health",
     "write_run_card"]

@@ -67,3 +67,17 @@ def margin_summary(frame) -> dict:
             "mean from the severity digit": float(digit.mean()), "mean from the rest": float(rest.mean()),
             "severity digit's share of |margin|": float(digit.abs().sum() / max((digit.abs() + rest.abs()).sum(),
                                                                                  1e-12))}
+
+
+def adapter_margins(model_name: str, sft_adapter, dpo_adapter, rows: list[dict], beta: float):
+    """`margin_by_part` for a trained DPO adapter against its SFT reference, on `rows` (e.g. the validation
+    pairs); the model is loaded for this and released after."""
+    from helpers.models import release_memory
+    from helpers.training.dpo import _policy_with_reference
+
+    model, tokenizer = _policy_with_reference(model_name, sft_adapter, dpo_adapter)
+    try:
+        return margin_by_part(model, tokenizer, rows, beta)
+    finally:
+        del model
+        release_memory()
