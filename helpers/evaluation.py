@@ -214,8 +214,9 @@ def pairwise(examples: list[dict], first: list[str], second: list[str], judge, p
 
 
 METRIC_ROWS = [("Format-conformance", "format_ok"), ("Severity match", "severity_match"),
-               ("Component match", "component_match"), ("Faithfulness (judge)", "faithfulness"),
-               ("Length (chars)", "length_chars")]
+               ("P(right severity)", "severity_prob"), ("Component match", "component_match"),
+               ("Faithfulness (judge)", "faithfulness"), ("Length (chars)", "length_chars")]
+OPTIONAL_COLUMNS = {"severity_prob"}  # added by severity_probs.add_to_scores; a table without it has no such row
 
 
 def three_way_table(scores, pair, n_boot: int = 10_000, seed: int = 0):
@@ -233,6 +234,8 @@ def three_way_table(scores, pair, n_boot: int = 10_000, seed: int = 0):
     unique_ids(list(pair["id"]) if "id" in pair else [], "three_way_table (pairwise)")
     rows = []
     for name, col in METRIC_ROWS:
+        if col in OPTIONAL_COLUMNS and col not in scores:
+            continue
         row = {"Metric": name}
         wide = _wide(scores, col)
         for label in MODELS:  # a model with no rows at all: NaN (no data), nothing missing

@@ -136,9 +136,10 @@ def dpo_training(frame):
 
 def three_way_bars(table):
     """Grouped bars per metric (Base, SFT, SFT+DPO) with 95% bootstrap intervals; faithfulness scaled to 0-1."""
-    rows = ["Format-conformance", "Severity match", "Component match", "Faithfulness (judge)"]
+    rows = [r for r in ["Format-conformance", "Severity match", "P(right severity)", "Component match",
+                        "Faithfulness (judge)"] if r in table.index]
     models = ["Base", "SFT", "SFT+DPO"]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [4, 1]})
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 3.6), gridspec_kw={"width_ratios": [len(rows), 1]})
     width = 0.27
     for k, label in enumerate(models):
         scale = [5.0 if r.startswith("Faithfulness") else 1.0 for r in rows]
@@ -149,7 +150,9 @@ def three_way_bars(table):
         ax.bar(xs, means, width=width, label=label,
                yerr=[[m - lo for m, lo in zip(means, lows, strict=True)],
                      [hi - m for m, hi in zip(means, highs, strict=True)]], capsize=3)
-    ax.set_xticks(range(len(rows)), ["format", "severity", "component", "faithfulness / 5"])
+    ticks = {"Format-conformance": "format", "Severity match": "severity", "P(right severity)": "P(right severity)",
+             "Component match": "component", "Faithfulness (judge)": "faithfulness / 5"}
+    ax.set_xticks(range(len(rows)), [ticks[r] for r in rows])
     ax.set_ylim(0, 1.05)
     ax.legend(ncol=3, fontsize=8)
     ax.set_title("held-out prompts, 95% bootstrap intervals")

@@ -1,0 +1,90 @@
+"""How sure a model is of the right severity: its probability of each severity when it writes one.
+
+Severity match scores the greedy answer, so it only changes where the right severity becomes the model's top
+choice. DPO moves probabilities: a model can give the right severity 0.45 instead of 0.25 and still answer the
+wrong one. Here every model is made to start its answer `{"severity": "SEV` and the next token's probabilities
+of 1, 2, 3 and 4 are read and renormalised over those four (one forward pass per batch, no generation). The
+metric per report is the probability of the gold severity; Session C tests it paired, like the others.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from helpers.task import SEVERITIES, format_prompt, unique_ids
+
+ANSWER_START = '{"severity": "SEV'  # how every answer in the task's format begins, up to the digit
+
+
+@torch.inference_mode()
+def severity_probabilities(model, tokenizer, reports: list[str], batch_size: int = 16) -> np.ndarray:
+    """An array (reports x 4): P(SEV1), ..., P(SEV4) for each report, renormalised over the four severities, read
+    after the answer's opening `{"severity": "SEV`. Batched with left padding; the model's own dtype."""
+    digits = [tokenizer.convert_tokens_to_ids(s.removeprefix("SEV")) for s in SEVERITIES]
+    if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in digits:
+        raise ValueError(f"the tokenizer has no single token for each of the digits 1-4 ({digits}): the severity "
+                         "probabilities need one")
+    dev = next(model.parameters()).device
+    out = []
+    for start in range(0, len(reports), batch_size):
+        texts = [format_prompt(tokenizer, r) + ANSWER_START for r in reports[start:start + batch_size]]
+        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(dev)
+        logits = model(**enc, logits_to_keep=1).logits[:, -1].float()
+        out.append(torch.softmax(logits[:, digits], -1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(SEVERITIES)))
+
+
+def cached_severity_probabilities(label: str, model_name: str, adapter, examples: list[dict],
+                                  cache_dir: str | Path, batch_size: int = 16) -> np.ndarray:
+    """`severity_probabilities` of one model, cached in cache_dir/<label>.severity.jsonl by example id and the
+    example's report, model, adapter and dtype: only missing or changed reports are computed."""
+    from helpers.models import load_model, model_dtype, release_memory
+
+    unique_ids(examples, f"cached_severity_probabilities({label!r})")
+    path = Path(cache_dir) / f"{label.replace('+', '_plus_')}.severity.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    settings = {"model": model_name, "adapter": str(adapter) if adapter else None,
+                "dtype": str(model_dtype()).removeprefix("torch."), "start": ANSWER_START}
+    cached = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line: computed again
+            if row.get("settings") == settings:
+                cached[(row["id"], row["report"])] = row["probs"]
+    todo = [e for e in examples if (e["id"], e["report"]) not in cached]
+    if todo:
+        model, tokenizer = load_model(model_name, adapter=adapter)
+        probs = severity_probabilities(model, tokenizer, [e["report"] for e in todo], batch_size=batch_size)
+        with path.open("a", encoding="utf-8") as f:
+            for e, p in zip(todo, probs, strict=True):
+                row = {"id": e["id"], "report": e["report"], "settings": settings, "probs": [float(x) for x in p]}
+                f.write(json.dumps(row) + "\n")
+                cached[(e["id"], e["report"])] = row["probs"]
+        del model
+        release_memory()
+    return np.array([cached[(e["id"], e["report"])] for e in examples]).reshape(len(examples), len(SEVERITIES))
+
+
+def right_severity_probability(examples: list[dict], probs: np.ndarray) -> np.ndarray:
+    """Per example, the probability the model gives its gold severity."""
+    if len(probs) != len(examples):
+        raise ValueError(f"{len(probs)} probability rows for {len(examples)} examples: one row per example")
+    return np.array([p[SEVERITIES.index(e["severity"])] for e, p in zip(examples, probs, strict=True)])
+
+
+def add_to_scores(scores, examples: list[dict], probs: dict[str, np.ndarray]):
+    """`scores` (per_prompt_scores' table) with a `severity_prob` column: each model's probability of the gold
+    severity on each prompt. Models without probabilities get NaN."""
+    right = {label: dict(zip((e["id"] for e in examples), right_severity_probability(examples, p), strict=True))
+             for label, p in probs.items()}
+    scores = scores.copy()
+    scores["severity_prob"] = [right.get(m, {}).get(i, np.nan) for m, i in zip(scores["model"], scores["id"],
+                                                                               strict=True)]
+    return scores
