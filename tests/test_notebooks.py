@@ -44,13 +44,15 @@ def test_a_typo_in_a_profile_is_caught():
 
 
 def test_full_profile_builds_the_week(tmp_path):
-    """The full profile is the real week: >= 500 preference prompts, N >= 4 answers each paired best vs worst, and
-    all 140 held-out prompts (the power to see an effect); the notebook's own default stays the course's 30."""
+    """The full profile is the real week: >= 500 preference prompts, N >= 4 answers each, pairs that differ in the
+    severity alone, all 140 held-out prompts (the power to see an effect); the notebook's own default stays the
+    course's 30."""
     params = workbook.parameters_for("full", "02_preferences_and_dpo", tmp_path)
     defaults = notebook_parameters(notebook_path("02_preferences_and_dpo"))
     full = {**defaults, **params}
     assert full["n_pref_prompts"] >= 500 and len(full["sample_temperatures"]) >= 4
-    assert full["pair_strategy"] == "best_vs_worst" and {0.7, 1.2} <= set(full["sample_temperatures"])
+    assert full["pair_strategy"] == "severity_contrast" and {0.7, 1.2} <= set(full["sample_temperatures"])
+    assert full["learning_rate"] == 3e-4 and full["epochs"] == 2.0  # issue #15's measured recipe
     assert {**notebook_parameters(notebook_path("03_three_way_eval")),
             **workbook.parameters_for("full", "03_three_way_eval", tmp_path)}["n_eval"] == 140
     assert notebook_parameters(notebook_path("03_three_way_eval"))["n_eval"] == 30
@@ -76,15 +78,20 @@ def test_smoke_run_executes_all_notebooks_and_records_metrics(tmp_path):
     assert m2["n_triples"] >= 6  # 12 smoke prompts, ties dropped
     assert (run_dir / "dpo_adapter" / "adapter_config.json").exists()
     assert 0 < m2["final"]["loss"] < 50 and m2["kl"]["0"] == pytest.approx(0, abs=1e-4)  # KL starts at 0
-    assert {"two_temperatures", "best_vs_worst"} <= set(m2["quality"])  # both recipes' data reports
-    assert m2["quality"]["best_vs_worst"]["anti-signal pairs (chosen wrong, rejected right)"] == 0  # rubric scores
-    assert set(m2["recipe_contrast"]["severity"]) == {"SFT", "SFT+DPO (best_vs_worst)", "SFT+DPO (two_temperatures)"}
+    assert {"two_temperatures", "best_vs_worst", "severity_contrast"} <= set(m2["quality"])  # every recipe's report
+    for strategy in ("best_vs_worst", "severity_contrast"):  # rubric scores: never the wrong severity chosen
+        assert m2["quality"][strategy]["anti-signal pairs (chosen wrong, rejected right)"] == 0
+    assert set(m2["recipe_contrast"]["severity"]) == {"SFT", f"SFT+DPO ({m2['pair_strategy']})",
+                                                      "SFT+DPO (two_temperatures)"}
+    split = m2["margin_split"]  # the validation pairs' margins, split into the severity digit and the rest
+    assert split["pairs"] >= 1 and 0 <= split["severity digit's share of |margin|"] <= 1
     m3 = workbook.load_metrics(run_dir, "03_three_way_eval")
     assert m3["n_eval"] == 4 and m3["judge_missing"] == 0
     rows = {r["Metric"]: r for r in m3["table"]}
     assert set(rows) >= {"Format-conformance", "Severity match", "Faithfulness (judge)",
                          "Preferred (judge pairwise vs SFT)"}
     assert all(0 <= rows["Format-conformance"][m] <= 1 for m in ("Base", "SFT", "SFT+DPO"))
+    assert all(0 < rows["P(right severity)"][m] < 1 for m in ("Base", "SFT", "SFT+DPO"))
     for name in ("three_way_table.md", "three_way_table.csv", "run_card.md", "run_card.json", "reflection.md",
                  "summary.md", "preferences.jsonl"):
         assert (run_dir / name).exists(), name
