@@ -21,25 +21,29 @@ ANSWER_START = '{"severity": "SEV'  # how every answer in the task's format begi
 
 
 @torch.inference_mode()
-def severity_probabilities(model, tokenizer, reports: list[str], batch_size: int = 16) -> np.ndarray:
+def severity_probabilities(model, tokenizer, reports: list[str], batch_size: int = 8) -> np.ndarray:
     """An array (reports x 4): P(SEV1), ..., P(SEV4) for each report, renormalised over the four severities, read
-    after the answer's opening `{"severity": "SEV`. Batched with left padding; the model's own dtype."""
+    after the answer's opening `{"severity": "SEV`. Batched by length (little padding) with left padding, in the
+    model's own dtype. Small batches: measured on the 260 eval and unseen reports (AMD EPYC Zen 5, bf16), batches of
+    32 raised the process's peak by 1.58 GB and took 29.2 s, batches of 8 by 0.05 GB in 27.4 s."""
     digits = [tokenizer.convert_tokens_to_ids(s.removeprefix("SEV")) for s in SEVERITIES]
     if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in digits:
         raise ValueError(f"the tokenizer has no single token for each of the digits 1-4 ({digits}): the severity "
                          "probabilities need one")
     dev = next(model.parameters()).device
-    out = []
-    for start in range(0, len(reports), batch_size):
-        texts = [format_prompt(tokenizer, r) + ANSWER_START for r in reports[start:start + batch_size]]
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(dev)
+    texts = [format_prompt(tokenizer, r) + ANSWER_START for r in reports]
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), len(SEVERITIES)))
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(dev)
         logits = model(**enc, logits_to_keep=1).logits[:, -1].float()
-        out.append(torch.softmax(logits[:, digits], -1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(SEVERITIES)))
+        out[idx] = torch.softmax(logits[:, digits], -1).cpu().numpy()
+    return out
 
 
 def cached_severity_probabilities(label: str, model_name: str, adapter, examples: list[dict],
-                                  cache_dir: str | Path, batch_size: int = 16) -> np.ndarray:
+                                  cache_dir: str | Path, batch_size: int = 8) -> np.ndarray:
     """`severity_probabilities` of one model, cached in cache_dir/<label>.severity.jsonl by example id and the
     example's report, model, adapter and dtype: only missing or changed reports are computed."""
     from helpers.models import load_model, model_dtype, release_memory
