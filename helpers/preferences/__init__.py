@@ -3,7 +3,7 @@ UltraFeedback alternative in the same format.
 
 - `sampling`: N answers per prompt from the SFT model, each scored by the judge, in a resumable log.
 - `pairing`: the pair-construction strategies (the course's two temperatures, best vs worst of N, best vs each
-  severity), balancing the severities, and the TRL dataset.
+  severity, severity contrast), balancing the severities, and the TRL dataset.
 - `report`: the data-quality report, strategy by strategy.
 - `validation`: every bad row named with its reason before it reaches the trainer.
 - `ultrafeedback`: UltraFeedback (binarized) converted to the same triples.

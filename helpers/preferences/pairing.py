@@ -12,6 +12,12 @@
   the word salad a sample at temperature 1.2 sometimes is). Every severity mistake the model made on the prompt is
   rejected once, so a prompt can give up to N - 1 pairs; all of a prompt's pairs go to the same train or
   validation split.
+- "severity_contrast": chosen = the best answer when its severity is right; rejected = the same text with the
+  severity the model most often wrote instead on this prompt (among well-formed answers at least `min_gap` lower),
+  so the pair differs in the severity digit alone and DPO's margin cannot grow on the wording. The near-identical
+  filter does not apply to it (the texts differ by one character on purpose). Without such a mistake, the prompt
+  is paired as best_vs_worst pairs it. Measured on issue #15's data: the digit carried 64% of the reward margin
+  instead of 21%, and with 2 epochs at lr 3e-4 severity rose 0.60 -> 0.76 on 140 held-out reports (p < 0.001).
 
 `balance_severities` thins any strategy's pairs until every severity is chosen as often as it is rejected.
 
