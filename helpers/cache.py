@@ -77,3 +77,31 @@ def last_checkpoint(output_dir: str | Path) -> str | None:
         warnings.warn(f"skipping the incomplete checkpoint {folder} ({problem}): a save was interrupted",
                       stacklevel=2)
     return None
+
+
+def cached_per_example(path: str | Path, settings: dict, examples: list[dict], compute, value: str,
+                       key: tuple[str, ...] = ("id",)) -> list:
+    """One value per example, kept in the JSONL file `path`: a row {<key fields>, "settings", <value>} per example.
+    A row is reused only when its `settings` equal these and its key fields equal the example's (e.g. ("id",
+    "report"): a report edited in place is computed again). `compute(todo)` is called once, only when some
+    examples have no row, and returns their values in order; they are appended. A torn last line is ignored (that
+    example is computed again). Returns the values in the examples' order."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cached = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if row.get("settings") == settings:
+                cached[tuple(row[k] for k in key)] = row[value]
+    todo = [e for e in examples if tuple(e[k] for k in key) not in cached]
+    if todo:
+        fresh = compute(todo)
+        with path.open("a", encoding="utf-8") as f:
+            for e, v in zip(todo, fresh, strict=True):
+                f.write(json.dumps({**{k: e[k] for k in key}, "settings": settings, value: v}) + "\n")
+                cached[tuple(e[k] for k in key)] = v
+    return [cached[tuple(e[k] for k in key)] for e in examples]

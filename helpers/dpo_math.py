@@ -315,14 +315,19 @@ def completion_token_ids(tokenizer, prompt_messages: list[dict], completion_mess
     return list(full_ids[:n]), list(full_ids[n:])
 
 
-def sequence_logps(model, tokenizer, prompt_messages: list[dict], completion_messages: list[dict]):
-    """log pi(completion | prompt): the sum of the completion tokens' log-probs under `model` (one sequence)."""
+def completion_token_logps(model, tokenizer, prompt_messages: list[dict], completion_messages: list[dict]):
+    """(log-prob of each completion token under `model`, the completion's token ids), one sequence."""
     prompt_ids, completion_ids = completion_token_ids(tokenizer, prompt_messages, completion_messages)
     dev = next(model.parameters()).device
     ids = torch.tensor([prompt_ids + completion_ids], device=dev)
     logits = model(input_ids=ids).logits[0, :-1].float()
     logp = torch.log_softmax(logits, -1).gather(-1, ids[0, 1:, None])[:, 0]
-    return logp[len(prompt_ids) - 1:].sum()
+    return logp[len(prompt_ids) - 1:], ids[0, len(prompt_ids):]
+
+
+def sequence_logps(model, tokenizer, prompt_messages: list[dict], completion_messages: list[dict]):
+    """log pi(completion | prompt): the sum of the completion tokens' log-probs under `model` (one sequence)."""
+    return completion_token_logps(model, tokenizer, prompt_messages, completion_messages)[0].sum()
 
 
 def trl_dpo_loss(model, ref_model, tokenizer, triples: list[dict], beta: float, output_dir: str):

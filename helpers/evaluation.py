@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from helpers import stats
+from helpers.cache import cached_per_example
 from helpers.generation import answer_reports
 from helpers.judges.common import (
     FAITHFULNESS_RANGE,
@@ -137,31 +137,19 @@ def cached_answers(label: str, model_name: str, adapter, examples: list[dict], c
     from helpers.models import load_model, model_dtype, release_memory
 
     unique_ids(examples, f"cached_answers({label!r})")
-    path = Path(cache_dir) / f"{label.replace('+', '_plus_')}.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
     settings = {"model": model_name, "adapter": str(adapter) if adapter else None, "max_new_tokens": max_new_tokens,
                 "dtype": str(model_dtype()).removeprefix("torch.")}  # bf16 and fp32 answers differ a little
-    cached = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn last line: regenerated
-            if row.get("settings") == settings:
-                cached[row["id"]] = row["response"]
-    todo = [e for e in examples if e["id"] not in cached]
-    if todo:
+
+    def generate(todo: list[dict]) -> list[str]:
         model, tokenizer = load_model(model_name, adapter=adapter)
         fresh = answer_reports(model, tokenizer, [e["report"] for e in todo], max_new_tokens=max_new_tokens,
                                batch_size=batch_size, desc=label)
-        with path.open("a", encoding="utf-8") as f:
-            for e, response in zip(todo, fresh, strict=True):
-                f.write(json.dumps({"id": e["id"], "settings": settings, "response": response}) + "\n")
-                cached[e["id"]] = response
         del model
         release_memory()
-    return [cached[e["id"]] for e in examples]
+        return fresh
+
+    return cached_per_example(Path(cache_dir) / f"{label.replace('+', '_plus_')}.jsonl", settings, examples,
+                              generate, "response")
 
 
 def per_prompt_scores(examples: list[dict], answers: dict[str, list[str]], judge, progress: bool = True):

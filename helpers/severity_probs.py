@@ -9,12 +9,12 @@ metric per report is the probability of the gold severity; Session C tests it pa
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from helpers.cache import cached_per_example
 from helpers.task import SEVERITIES, format_prompt, unique_ids
 
 ANSWER_START = '{"severity": "SEV'  # how every answer in the task's format begins, up to the digit
@@ -49,31 +49,19 @@ def cached_severity_probabilities(label: str, model_name: str, adapter, examples
     from helpers.models import load_model, model_dtype, release_memory
 
     unique_ids(examples, f"cached_severity_probabilities({label!r})")
-    path = Path(cache_dir) / f"{label.replace('+', '_plus_')}.severity.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
     settings = {"model": model_name, "adapter": str(adapter) if adapter else None,
                 "dtype": str(model_dtype()).removeprefix("torch."), "start": ANSWER_START}
-    cached = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn last line: computed again
-            if row.get("settings") == settings:
-                cached[(row["id"], row["report"])] = row["probs"]
-    todo = [e for e in examples if (e["id"], e["report"]) not in cached]
-    if todo:
+
+    def compute(todo: list[dict]) -> list[list[float]]:
         model, tokenizer = load_model(model_name, adapter=adapter)
         probs = severity_probabilities(model, tokenizer, [e["report"] for e in todo], batch_size=batch_size)
-        with path.open("a", encoding="utf-8") as f:
-            for e, p in zip(todo, probs, strict=True):
-                row = {"id": e["id"], "report": e["report"], "settings": settings, "probs": [float(x) for x in p]}
-                f.write(json.dumps(row) + "\n")
-                cached[(e["id"], e["report"])] = row["probs"]
         del model
         release_memory()
-    return np.array([cached[(e["id"], e["report"])] for e in examples]).reshape(len(examples), len(SEVERITIES))
+        return [[float(x) for x in p] for p in probs]
+
+    rows = cached_per_example(Path(cache_dir) / f"{label.replace('+', '_plus_')}.severity.jsonl", settings,
+                              examples, compute, "probs", key=("id", "report"))
+    return np.array(rows).reshape(len(examples), len(SEVERITIES))
 
 
 def right_severity_probability(examples: list[dict], probs: np.ndarray) -> np.ndarray:

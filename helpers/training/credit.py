@@ -16,14 +16,9 @@ from helpers.training.sft import severity_positions
 def _answer_logps(model, tokenizer, prompt: list[dict], answer: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token log-probabilities of the answer's tokens (split from the prompt the way TRL's DPOTrainer splits
     them) and the mask of its severity digit."""
-    from helpers.dpo_math import completion_token_ids
+    from helpers.dpo_math import completion_token_logps
 
-    prompt_ids, answer_ids = completion_token_ids(tokenizer, prompt, answer)
-    dev = next(model.parameters()).device
-    ids = torch.tensor([prompt_ids + answer_ids], device=dev)
-    logits = model(input_ids=ids, logits_to_keep=len(answer_ids) + 1).logits[0, :-1]
-    target = ids[0, len(prompt_ids):]
-    logps = torch.log_softmax(logits.float(), -1).gather(-1, target[:, None])[:, 0]
+    logps, target = completion_token_logps(model, tokenizer, prompt, answer)
     return logps, severity_positions(target[None], tokenizer)[0]
 
 
@@ -54,8 +49,7 @@ def margin_by_part(model, tokenizer, rows: list[dict], beta: float, ref_context=
         out.append({"margin": digit + rest, "severity digit": digit, "rest of the answer": rest})
     if was_training:
         model.train()
-    frame = pd.DataFrame(out, columns=["margin", "severity digit", "rest of the answer"])
-    return frame
+    return pd.DataFrame(out, columns=["margin", "severity digit", "rest of the answer"])
 
 
 def margin_summary(frame) -> dict:
