@@ -54,7 +54,9 @@ def test_kl_is_zero_at_the_start_and_grows_when_the_policy_moves(tiny_sft, tmp_p
                                         output_dir=tmp_path / "out")
     tok = trainer.processing_class
     prompts = [format_prompt(tok, "checkout-api down"), format_prompt(tok, "staging search-api fails")]
+    rng = torch.get_rng_state()
     assert abs(training.policy_ref_kl(trainer.model, tok, prompts, max_new_tokens=8)) < 1e-4
+    assert torch.equal(torch.get_rng_state(), rng)  # it samples with its own seed and leaves the global RNG alone
     with torch.no_grad():
         for name, p in trainer.model.named_parameters():
             if ".default." in name and "lora_B" in name:
@@ -393,3 +395,28 @@ def test_the_margin_splits_into_the_severity_digit_and_the_rest_and_adds_up(tiny
     assert abs(frame.loc[2, "severity digit"]) > 1e-3  # no digit in the rejected answer: the chosen's alone
     summary = margin_summary(frame)
     assert summary["pairs"] == 3 and 0 < summary["severity digit's share of |margin|"] < 1
+
+
+def test_watching_kl_does_not_change_what_dpo_trains(tiny_sft, tmp_path, monkeypatch):
+    """How often a learner evaluates (eval loss, reward accuracy, KL) must not change the trained model: the KL
+    monitor samples in a forked RNG, the second epoch's order comes from the seed, TRL turns dropout off. (With
+    dropout on, TRL's own evaluation draws from the global RNG and the trained weights do differ.)"""
+    from datasets import Dataset
+    from safetensors.torch import load_file
+
+    from helpers.task import format_prompt
+
+    monkeypatch.setenv("WORKBOOK_PRECISION", "fp32")  # an exact comparison
+    base, sft = tiny_sft
+    train, val = Dataset.from_list(_rows(4)), Dataset.from_list(_rows(2))  # 2 steps an epoch: epoch 2 reshuffles
+    tok = load_model(str(base))[1]
+    prompts = [format_prompt(tok, "checkout-api down"), format_prompt(tok, "staging search-api fails")]
+    weights = []
+    for eval_steps in (1, 100):  # KL measured after every step, or only before training
+        config = _config(base, sft, tmp_path, max_steps=4, eval_steps=eval_steps, learning_rate=1e-2,
+                         checkpoint_dir=str(tmp_path / f"ckpt{eval_steps}"))
+        training.train_dpo(config, train, val, kl_prompts=prompts, out_dir=tmp_path / f"run{eval_steps}")
+        weights.append(load_file(tmp_path / f"run{eval_steps}/dpo_adapter/adapter_model.safetensors"))
+    assert weights[0].keys() == weights[1].keys()
+    moved = [k for k in weights[0] if "lora_B" in k]
+    assert moved and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
