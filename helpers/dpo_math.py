@@ -320,9 +320,10 @@ def completion_token_logps(model, tokenizer, prompt_messages: list[dict], comple
     prompt_ids, completion_ids = completion_token_ids(tokenizer, prompt_messages, completion_messages)
     dev = next(model.parameters()).device
     ids = torch.tensor([prompt_ids + completion_ids], device=dev)
-    logits = model(input_ids=ids).logits[0, :-1].float()
-    logp = torch.log_softmax(logits, -1).gather(-1, ids[0, 1:, None])[:, 0]
-    return logp[len(prompt_ids) - 1:], ids[0, len(prompt_ids):]
+    target = ids[0, len(prompt_ids):]
+    # the LM head over the completion's positions only: the prompt's logits (49k-wide each) would be thrown away
+    logits = model(input_ids=ids, logits_to_keep=len(completion_ids) + 1).logits[0, :-1].float()
+    return torch.log_softmax(logits, -1).gather(-1, target[:, None])[:, 0], target
 
 
 def sequence_logps(model, tokenizer, prompt_messages: list[dict], completion_messages: list[dict]):

@@ -21,8 +21,8 @@ def policy_ref_kl(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
     model.eval()
     dev = next(model.parameters()).device
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(dev)
-    # its own seed, in a forked RNG: reseeding the global one would change the dropout masks of the training steps
-    # after each evaluation (when dropout is on), so how often KL is watched would change the trained model
+    # its own seed, in a forked RNG: reseeding the global one would change what training draws after each
+    # evaluation (dropout masks, when a learner turns dropout on), and what a learner's next cell draws
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         out = model.generate(**enc, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
