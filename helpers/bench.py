@@ -54,17 +54,20 @@ def bench_rows(n: int, seed: int = 0) -> list[dict]:
     return rows
 
 
-def fresh_adapter(path: Path) -> Path:
-    """A LoRA adapter on the base model with random B (so policy != base), standing in for an SFT adapter."""
+def fresh_adapter(path: Path, seed: int = 0) -> Path:
+    """A LoRA adapter on the base model with random B (so policy != base), standing in for an SFT adapter. Its
+    weights come from `seed` alone, in a forked RNG: not from whatever earlier code left in torch's global RNG."""
     from peft import get_peft_model
 
     from helpers.models import load_model
     from helpers.training import lora_config
 
-    model, _ = load_model()
+    model, _ = load_model(dtype=torch.float32)  # the same draws on every CPU, whatever its precision
     cfg = lora_config()
     cfg.init_lora_weights = False
-    get_peft_model(model, cfg).save_pretrained(path)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        get_peft_model(model, cfg).save_pretrained(path)
     return path
 
 
@@ -179,6 +182,17 @@ def sampling_throughput(ns=(2, 4, 8), n_prompts: int = 8, max_new_tokens: int = 
     return out
 
 
+def bf16_agreement(adapter: Path) -> dict:
+    """How far bf16 autocast moves token log-probs and the DPO loss from fp32 here, against bf16's own bounds."""
+    from helpers.agreement import autocast_agreement
+    from helpers.models import load_model
+
+    policy, tokenizer = load_model(adapter=adapter, trainable_adapter=True)
+    policy.eval()
+    result = autocast_agreement(policy, tokenizer, bench_rows(3))
+    return {k: v for k, v in result.items() if not k.startswith("logps")}
+
+
 def peak_rss_mb(mode: str, adapter: Path) -> tuple[float, float]:
     """(peak, runtime) resident memory in MB of 2 DPO steps in a fresh process ("adapter": the workbook's
     adapter-as-reference, or "separate": a second reference copy); runtime is the RSS after importing torch,
@@ -271,6 +285,8 @@ def main(argv=None) -> int:
             slow = dpo_throughput(adapter, steps=1, warmup=1, trl_defaults=True, compact=False)
             out["dpo_trl_defaults"] = slow
             out["dpo_speedup_vs_trl_defaults"] = dpo["tokens_per_second"] / slow["tokens_per_second"]
+        if out["precision"]["name"] == "bf16":
+            out["bf16_agreement"] = bf16_agreement(adapter)
         out["generation"] = generation_throughput()
         out["sampling"] = sampling_throughput()
         if not args.skip_memory:
@@ -320,6 +336,11 @@ def print_table(out: dict) -> None:
         rows.append((f"sampling {n} per prompt, one prefill", f"{row['shared_tokens_per_s']:.0f} new tokens/s",
                      f"{row['speedup']:.2f}x the naive way ({row['naive_tokens_per_s']:.0f}); same answers "
                      f"{row['identical_answers']}"))
+    if "bf16_agreement" in out:
+        agree = out["bf16_agreement"]
+        rows.append(("bf16 vs fp32 token log-probs", f"RMS {agree['rms_token_diff']:.3f} nats",
+                     f"bound {agree['token_bound']:.3f} (u·max|logit|/√3); DPO loss moved at most "
+                     f"{max(agree['loss_diff']):.3f}"))
     if "memory" in out:
         rows.append(("peak RSS, 2 DPO steps (fresh process)", f"{out['memory']['dpo_peak_mb']:.0f} MB",
                      f"runtime alone {out['memory']['runtime_mb']:.0f} MB"))
