@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from helpers.models import REPO_ROOT
+from helpers.paths import REPO_ROOT, RUNS_DIR
 from helpers.precision import cpu_flags, matmul_gflops
 
 MEMORY_BUDGET_MB = 3 * 1024  # issue #12: the whole workbook within 3 GB resident on the CPU
@@ -209,7 +209,7 @@ def peak_rss_mb(mode: str, adapter: Path) -> tuple[float, float]:
 
 def latest_full_run(runs_dir: Path | None = None) -> dict | None:
     """run.json of the latest full-profile run whose notebooks all finished, or None."""
-    runs = sorted(Path(runs_dir or REPO_ROOT / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime,
+    runs = sorted(Path(runs_dir or RUNS_DIR).glob("*/run.json"), key=lambda p: p.stat().st_mtime,
                   reverse=True)
     for path in runs:
         record = json.loads(path.read_text())
@@ -295,7 +295,7 @@ def main(argv=None) -> int:
     out["notebooks_full_profile"] = notebook_walls()
     out["notebook_peaks_mb"] = notebook_peaks()
     out["bench_seconds"] = time.perf_counter() - t_start
-    run_dir = REPO_ROOT / "runs" / f"bench-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    run_dir = RUNS_DIR / f"bench-{dt.datetime.now():%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "bench.json").write_text(json.dumps(out, indent=2) + "\n")
     print_table(out)

@@ -25,6 +25,19 @@ def content_hash(obj, n: int = 16) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:n]
 
 
+def adapter_digest(adapter_dir: str | Path) -> str:
+    """sha256 (16 hex) of an adapter's weights and config: caches built from an adapter are keyed by its
+    contents, so retraining into the same folder does not reuse samples of the old model."""
+    adapter_dir = Path(adapter_dir)
+    h = hashlib.sha256()
+    for name in ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin"):
+        path = adapter_dir / name
+        if path.exists():
+            h.update(name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 @contextlib.contextmanager
 def exclusive(path: str | Path, what: str):
     """Hold an exclusive lock on `path`.lock while writing `path`: a second writer (another notebook, a second

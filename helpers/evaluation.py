@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import stats
+from helpers import paths, stats
 from helpers.cache import cached_per_example
 from helpers.generation import answer_reports
 from helpers.judges.common import (
@@ -16,6 +16,7 @@ from helpers.judges.common import (
     checked_scores,
     checked_verdicts,
 )
+from helpers.paths import load_metrics, repo_path
 from helpers.task import score_responses, unique_ids
 
 NO_JUDGED_PAIRS = "n/a (no judged pairs)"
@@ -442,24 +443,19 @@ def checklist(run_dir: str | Path, notes_dir: str | Path):
 def resolve_adapters(run_dir: str | Path, sft_adapter: str = "", dpo_adapter: str = "") -> tuple[Path, Path]:
     """The SFT and DPO adapters to compare: given explicitly, or the ones Session B recorded in the run folder.
     A missing one gets an error naming what produces it."""
-    from helpers.workbook import load_metrics
 
     if not (sft_adapter and dpo_adapter):
         try:
             recorded = load_metrics(run_dir, "02_preferences_and_dpo")
         except FileNotFoundError:
-            from helpers.workbook import RUNS_DIR
-
-            done = sorted(RUNS_DIR.glob("*/02_preferences_and_dpo.metrics.json"), key=lambda p: p.stat().st_mtime)
+            done = sorted(paths.RUNS_DIR.glob("*/02_preferences_and_dpo.metrics.json"), key=lambda p: p.stat().st_mtime)
             hint = (f"; the newest run with Session B results is {done[-1].parent}: set run_dir = "
-                    f"\"{done[-1].parent.relative_to(RUNS_DIR.parent)}\"" if done else "")
+                    f"\"{done[-1].parent.relative_to(paths.RUNS_DIR.parent)}\"" if done else "")
             raise FileNotFoundError(
                 f"no Session B results in run_dir {Path(run_dir).resolve()}: run notebooks/02_preferences_and_dpo.ipynb"
                 f" with the same run_dir first, or set sft_adapter and dpo_adapter{hint}") from None
         sft_adapter = sft_adapter or recorded["sft_adapter"]
         dpo_adapter = dpo_adapter or recorded["dpo_adapter"]
-    from helpers.workbook import repo_path
-
     sft_path, dpo_path = repo_path(sft_adapter), repo_path(dpo_adapter)  # relative: from the repository root
     for what, path in (("SFT", sft_path), ("DPO", dpo_path)):
         if not (path / "adapter_config.json").exists():

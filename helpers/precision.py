@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 
+from helpers.paths import cache_dir
+
 ENV_VAR = "WORKBOOK_PRECISION"
 CHOICES = ("auto", "fp32", "bf16")
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -70,8 +72,6 @@ def matmul_gflops(n: int = 512, repeats: int = 3, dtype=torch.float32) -> float:
 
 
 def _check_file() -> Path:
-    from helpers.models import cache_dir
-
     return cache_dir() / "precision-check.json"
 
 

@@ -36,3 +36,14 @@ def tqdm(*args, **kwargs):
 
         return widget_tqdm(*args, **kwargs)
     return text_tqdm(*args, **kwargs)
+
+
+def quiet_dependency_warnings() -> None:
+    """Hide, in a notebook's output only, warnings about the libraries' own code that a learner can do nothing
+    about: transformers' "`gradient_checkpointing_enable` is deprecated ... in v6" (TRL calls the old name) and
+    tqdm's "IProgress not found". Each notebook calls this in its imports cell; the tests do not, so they still
+    see every warning. Warnings about the learner's data or settings are never filtered."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed in v6", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r"IProgress not found")

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = REPO_ROOT / "data"
+from helpers.paths import DATA_DIR
+
 SPLITS = ("sft", "prefs", "eval", "unseen")
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
 OUTPUT_KEYS = ("severity", "component", "summary")

@@ -21,74 +21,12 @@ from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+from helpers.paths import NOTEBOOK_DIR, REPO_ROOT, RUNS_DIR
+
 PROFILES_FILE = NOTEBOOK_DIR / "profiles.yaml"
-RUNS_DIR = REPO_ROOT / "runs"
 NOTEBOOKS = ("01_dpo_math", "02_preferences_and_dpo", "03_three_way_eval")
 KERNEL = "dpo-workbook"
 INJECTED = ("run_dir", "profile")  # set by the runner for every notebook
-
-
-# ----------------------------------------------------------------------------- run folders and metrics
-
-
-def repo_path(path: str | Path) -> Path:
-    """A path as the learner typed it, made absolute: ~ expanded, and a relative one taken from the repository
-    root, whether the kernel started in notebooks/ (JupyterLab) or at the root (the runner, papermill)."""
-    path = Path(path).expanduser()
-    return (path if path.is_absolute() else REPO_ROOT / path).resolve()
-
-
-def default_run_dir() -> Path:
-    """Where a notebook writes when no run_dir is given: runs/interactive in a JupyterLab kernel (jupyter_server
-    sets JPY_SESSION_NAME), runs/papermill under a plain papermill run, so the two never write over each other.
-    WORKBOOK_DEFAULT_RUN_DIR, when set, replaces both (the browser test uses it to leave runs/ alone)."""
-    if os.environ.get("WORKBOOK_DEFAULT_RUN_DIR"):
-        return repo_path(os.environ["WORKBOOK_DEFAULT_RUN_DIR"])
-    return RUNS_DIR / ("interactive" if "JPY_SESSION_NAME" in os.environ else "papermill")
-
-
-def resolve_run_dir(run_dir: str | Path | None = "", notebook: str | None = None) -> Path:
-    """The run folder a notebook writes into: the one given (relative paths from the repository root), else
-    `default_run_dir()`. With `notebook`, a notebook's first call says where it writes and, when that folder
-    already holds this notebook's results from an earlier run, that they are being replaced (never silently)."""
-    path = repo_path(run_dir) if run_dir else default_run_dir()
-    path.mkdir(parents=True, exist_ok=True)
-    if notebook is not None:
-        earlier = path / f"{notebook}.metrics.json"
-        note = ""
-        if earlier.exists():
-            when = dt.datetime.fromtimestamp(earlier.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-            note = (f"; it holds this notebook's results from {when}, which this run replaces "
-                    "(set run_dir to another folder to keep both)")
-        print(f"run folder: {path}{note}")
-    return path
-
-
-def save_metrics(run_dir: str | Path, notebook: str, metrics: dict) -> Path:
-    """Write a notebook's key numbers to <run_dir>/<notebook>.metrics.json (tests and later notebooks read it)."""
-    path = resolve_run_dir(run_dir) / f"{notebook}.metrics.json"
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=float) + "\n")
-    return path
-
-
-def load_metrics(run_dir: str | Path, notebook: str) -> dict:
-    path = Path(run_dir) / f"{notebook}.metrics.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run notebooks/{notebook}.ipynb (or `make workbook`) first")
-    return json.loads(path.read_text())
-
-
-def quiet_dependency_warnings() -> None:
-    """Hide, in a notebook's output only, warnings about the libraries' own code that a learner can do nothing
-    about: transformers' "`gradient_checkpointing_enable` is deprecated ... in v6" (TRL calls the old name) and
-    tqdm's "IProgress not found". Each notebook calls this in its imports cell; the tests do not, so they still
-    see every warning. Warnings about the learner's data or settings are never filtered."""
-    import warnings
-
-    warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed in v6", category=FutureWarning)
-    warnings.filterwarnings("ignore", message=r"IProgress not found")
 
 
 # ----------------------------------------------------------------------------- profiles

@@ -96,10 +96,10 @@ def test_three_way_table_and_flags():
 
 
 def test_missing_adapters_name_the_notebook_that_makes_them(tmp_path, monkeypatch):
-    from helpers import workbook
+    from helpers import paths
 
     runs = tmp_path / "runs"
-    monkeypatch.setattr(workbook, "RUNS_DIR", runs)
+    monkeypatch.setattr(paths, "RUNS_DIR", runs)
     empty = runs / "interactive"
     empty.mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match=f"run_dir {empty}: run notebooks/02_preferences_and_dpo.ipynb"):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.workbook import REPO_ROOT
+from helpers.paths import REPO_ROOT
 
 CHROMIUM = os.environ.get("WORKBOOK_CHROMIUM", "/usr/bin/chromium")
 NOTEBOOK = "notebooks/01_dpo_math.ipynb"

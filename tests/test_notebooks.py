@@ -3,7 +3,7 @@ import json
 import papermill as pm
 import pytest
 
-from helpers import workbook
+from helpers import paths, workbook
 from helpers.workbook import NOTEBOOKS, notebook_parameters, notebook_path
 
 
@@ -71,10 +71,10 @@ def test_smoke_run_executes_all_notebooks_and_records_metrics(tmp_path):
     for name in NOTEBOOKS:
         executed = json.loads((run_dir / f"{name}.ipynb").read_text())
         assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
-    m1 = workbook.load_metrics(run_dir, "01_dpo_math")
+    m1 = paths.load_metrics(run_dir, "01_dpo_math")
     assert m1["closed_form_max_diff"] < 1e-4 and m1["trl_loss_difference"] < 1e-5
     assert m1["reward_correlation"] >= 0.95 and m1["dpo_rlhf_tv"] < 0.02
-    m2 = workbook.load_metrics(run_dir, "02_preferences_and_dpo")
+    m2 = paths.load_metrics(run_dir, "02_preferences_and_dpo")
     assert m2["n_triples"] >= 6  # 12 smoke prompts, ties dropped
     assert (run_dir / "dpo_adapter" / "adapter_config.json").exists()
     assert 0 < m2["final"]["loss"] < 50 and m2["kl"]["0"] == pytest.approx(0, abs=1e-4)  # KL starts at 0
@@ -85,7 +85,7 @@ def test_smoke_run_executes_all_notebooks_and_records_metrics(tmp_path):
                                                       "SFT+DPO (two_temperatures)"}
     split = m2["margin_split"]  # the validation pairs' margins, split into the severity digit and the rest
     assert split["pairs"] >= 1 and 0 <= split["severity digit's share of |margin|"] <= 1
-    m3 = workbook.load_metrics(run_dir, "03_three_way_eval")
+    m3 = paths.load_metrics(run_dir, "03_three_way_eval")
     assert m3["n_eval"] == 4 and m3["judge_missing"] == 0
     rows = {r["Metric"]: r for r in m3["table"]}
     assert set(rows) >= {"Format-conformance", "Severity match", "Faithfulness (judge)",
@@ -109,7 +109,7 @@ def test_peak_memory_catches_a_short_spike_in_a_child_process():
 
 def test_missing_metrics_point_to_the_notebook(tmp_path):
     with pytest.raises(FileNotFoundError, match="03_three_way_eval.ipynb"):
-        workbook.load_metrics(tmp_path, "03_three_way_eval")
+        paths.load_metrics(tmp_path, "03_three_way_eval")
 
 
 def test_memory_by_cell_names_the_cell_that_held_the_most(tmp_path):

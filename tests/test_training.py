@@ -318,15 +318,17 @@ def test_sft_selection_leaves_the_hard_cases_out_and_names_bad_values():
 def test_adapter_digest_follows_the_weights_not_the_path(tiny_sft, tmp_path):
     import shutil
 
+    from helpers.cache import adapter_digest
+
     _, sft = tiny_sft
     copy = tmp_path / "copy"
     shutil.copytree(sft, copy)
-    assert training.adapter_digest(copy) == training.adapter_digest(sft)
+    assert adapter_digest(copy) == adapter_digest(sft)
     weights = copy / "adapter_model.safetensors"
     data = bytearray(weights.read_bytes())
     data[-1] ^= 1
     weights.write_bytes(bytes(data))
-    assert training.adapter_digest(copy) != training.adapter_digest(sft)
+    assert adapter_digest(copy) != adapter_digest(sft)
 
 
 def test_sweep_judges_each_variant_on_held_out_prompts_against_sft(tiny_sft, tmp_path):

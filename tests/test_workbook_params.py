@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from helpers import workbook
+from helpers import paths, progress, workbook
 
 
 def test_overrides_are_typed_like_papermill_and_go_only_to_the_notebooks_that_define_them(tmp_path):
@@ -53,11 +53,11 @@ def test_the_misspelled_name_error_lists_the_known_ones():
 def test_relative_paths_resolve_from_the_repository_root_wherever_the_kernel_starts(tiny_sft, monkeypatch):
     from helpers.training import resolve_sft_adapter
 
-    monkeypatch.chdir(workbook.NOTEBOOK_DIR)  # where JupyterLab starts a kernel
-    assert workbook.repo_path("runs/x") == workbook.REPO_ROOT / "runs" / "x"
+    monkeypatch.chdir(paths.NOTEBOOK_DIR)  # where JupyterLab starts a kernel
+    assert paths.repo_path("runs/x") == paths.REPO_ROOT / "runs" / "x"
     _, sft = tiny_sft
     assert resolve_sft_adapter(str(sft), []) == sft.resolve()  # absolute stays absolute
-    with pytest.raises(Exception, match=str(workbook.REPO_ROOT / "no" / "such")):
+    with pytest.raises(Exception, match=str(paths.REPO_ROOT / "no" / "such")):
         resolve_sft_adapter("no/such", [])
 
 
@@ -67,7 +67,7 @@ def test_notebooks_hide_library_deprecation_notes_but_not_other_warnings():
     def emitted(message, category):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            workbook.quiet_dependency_warnings()
+            progress.quiet_dependency_warnings()
             warnings.warn(message, category, stacklevel=1)
         return len(caught)
 
@@ -82,18 +82,18 @@ def test_notebooks_hide_library_deprecation_notes_but_not_other_warnings():
 
 def test_lab_and_plain_papermill_write_to_different_default_folders_and_a_replacement_is_announced(
         tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(workbook, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    plain = workbook.resolve_run_dir("", "03_three_way_eval")
+    plain = paths.resolve_run_dir("", "03_three_way_eval")
     assert plain == tmp_path / "runs" / "papermill" and plain.is_dir()
     assert capsys.readouterr().out.strip() == f"run folder: {plain}"
-    workbook.save_metrics(plain, "03_three_way_eval", {"x": 1})
-    workbook.resolve_run_dir("", "03_three_way_eval")
+    paths.save_metrics(plain, "03_three_way_eval", {"x": 1})
+    paths.resolve_run_dir("", "03_three_way_eval")
     out = capsys.readouterr().out
     assert "holds this notebook's results from" in out and "which this run replaces" in out
     monkeypatch.setenv("JPY_SESSION_NAME", "/repo/notebooks/03_three_way_eval.ipynb")  # a kernel Lab started
-    assert workbook.resolve_run_dir("") == tmp_path / "runs" / "interactive"
-    assert workbook.resolve_run_dir(str(tmp_path / "mine")) == tmp_path / "mine"
+    assert paths.resolve_run_dir("") == tmp_path / "runs" / "interactive"
+    assert paths.resolve_run_dir(str(tmp_path / "mine")) == tmp_path / "mine"
 
 
 def test_progress_bars_are_widgets_only_in_a_lab_kernel(monkeypatch):

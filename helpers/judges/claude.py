@@ -20,8 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from helpers.judges.common import Faithfulness, Score, Verdict
+from helpers.paths import ARTIFACTS
 from helpers.progress import tqdm
-from helpers.task import REPO_ROOT, RUBRIC, _first_json_object
+from helpers.task import RUBRIC, _first_json_object
 
 JUDGE_PROMPT_VERSION = "v1"
 # USD per million tokens, for the printed estimate only; check the current price list before a large run.
@@ -155,7 +156,7 @@ class ClaudeJudge:
         self.max_tokens = max_tokens
         self.use_reference = use_reference
         self.use_batch_api = use_batch_api
-        self.cache_dir = Path(cache_dir or REPO_ROOT / "artifacts" / "judge_cache")
+        self.cache_dir = Path(cache_dir or ARTIFACTS / "judge_cache")
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         # The SDK reads ANTHROPIC_API_KEY from the environment itself; the key never passes through this code.
         self.client = client or anthropic.Anthropic(base_url=base_url, max_retries=max_retries, timeout=timeout)

@@ -18,7 +18,7 @@ import os
 import random
 from pathlib import Path
 
-from helpers.cache import content_hash, exclusive
+from helpers.cache import adapter_digest, content_hash, exclusive
 from helpers.generation import sample_n
 from helpers.judges import checked_scores, checked_verdict, checked_verdicts, score_range
 from helpers.progress import tqdm
@@ -69,8 +69,7 @@ def latest_records(records: list[dict]) -> dict[str, dict]:
 def log_path(sft_adapter, judge_name: str, settings: dict) -> Path:
     """Where a build keeps its resumable log: artifacts/preferences/<hash of what determines the samples>, the
     SFT adapter by the content of its weights, not its path (a model retrained into the same folder is new)."""
-    from helpers.task import REPO_ROOT
-    from helpers.training.sft import adapter_digest
+    from helpers.paths import REPO_ROOT
 
     key = content_hash({"sft_sha": adapter_digest(sft_adapter), "judge": judge_name, **settings}, n=12)
     return REPO_ROOT / "artifacts" / "preferences" / key / "samples.jsonl"

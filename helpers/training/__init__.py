@@ -12,11 +12,10 @@ checkpointing is on (issue #12): it recomputes activations, 1.31x the DPO step t
 within 3 GB resident on a CPU (`DPORunConfig.gradient_checkpointing=False` trades the memory back for speed).
 """
 
-from helpers.models import REPO_ROOT
+from helpers.paths import ARTIFACTS, REPO_ROOT
 from helpers.training.card import write_run_card
 from helpers.training.cli import main, run_from_config
 from helpers.training.common import (
-    ARTIFACTS,
     LORA_TARGETS,
     compact_lm_head,
     config_hash,
@@ -39,7 +38,6 @@ from helpers.training.dpo import (
 from helpers.training.monitor import kl_callback_class, log_frame, policy_ref_kl, ref_adapter, training_health
 from helpers.training.sft import (
     SFT_SELECTIONS,
-    adapter_digest,
     bootstrap_sft,
     resolve_sft_adapter,
     select_sft_examples,
@@ -47,7 +45,7 @@ from helpers.training.sft import (
     train_sft,
 )
 
-__all__ = ["ARTIFACTS", "LORA_TARGETS", "REPO_ROOT", "SFT_SELECTIONS", "DPORunConfig", "adapter_digest",
+__all__ = ["ARTIFACTS", "LORA_TARGETS", "REPO_ROOT", "SFT_SELECTIONS", "DPORunConfig",
     "adapter_margins", "beta_demo",
     "bootstrap_sft", "compact_lm_head", "config_hash", "dpo_args", "kl_callback_class", "last_checkpoint",
     "library_versions", "load_sft_policy", "log_frame", "lora_config", "main", "make_dpo_trainer",

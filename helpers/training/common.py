@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from helpers.cache import content_hash
 from helpers.cache import last_checkpoint as last_checkpoint  # re-exported: SFT and DPO resume with it
-from helpers.models import REPO_ROOT
 
-ARTIFACTS = REPO_ROOT / "artifacts"
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 

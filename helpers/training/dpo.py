@@ -9,9 +9,10 @@ from pathlib import Path
 
 import torch
 
-from helpers.cache import content_hash
+from helpers.cache import adapter_digest, content_hash
 from helpers.models import DEFAULT_MODEL, load_model, precision_kwargs, precision_used, release_memory
-from helpers.training.common import ARTIFACTS, compact_lm_head, config_hash, last_checkpoint, release_memory_callback
+from helpers.paths import ARTIFACTS
+from helpers.training.common import compact_lm_head, config_hash, last_checkpoint, release_memory_callback
 from helpers.training.monitor import kl_callback_class, log_frame, policy_ref_kl
 
 
@@ -151,7 +152,6 @@ def trained_tokens(tokenizer, rows) -> int:
 def run_key(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts: list[str] | None = None) -> str:
     """What a DPO run's result depends on, by content: the settings, the SFT adapter's weights (not its path), the
     training and validation pairs, the KL prompts and the precision. Its checkpoints live under this key."""
-    from helpers.training.sft import adapter_digest
 
     settings = {**asdict(config), "sft_adapter": adapter_digest(config.sft_adapter) if config.sft_adapter else "",
                 "checkpoint_dir": ""}

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import torch
 
-from helpers.cache import content_hash, exclusive
+from helpers.cache import adapter_digest, content_hash, exclusive
 from helpers.models import DEFAULT_MODEL, load_model, precision_kwargs, release_memory
+from helpers.paths import ARTIFACTS, repo_path
 from helpers.task import build_messages, format_answer
 from helpers.training.common import (
-    ARTIFACTS,
     compact_lm_head,
     config_hash,
     last_checkpoint,
@@ -160,8 +160,6 @@ def resolve_sft_adapter(sft_adapter: str, examples: list[dict], model_name: str 
     from helpers.models import ModelNotFoundError
 
     if sft_adapter:
-        from helpers.workbook import repo_path
-
         path = repo_path(sft_adapter)  # relative paths from the repository root, in Lab as in the runner
         if not (path / "adapter_config.json").exists():
             raise ModelNotFoundError(f"sft_adapter={sft_adapter!r}: no adapter_config.json in {path}. Point it at "
@@ -193,18 +191,3 @@ def select_sft_examples(examples: list[dict], n: int, selection: str = "ordinary
         by_severity.setdefault(e["severity"], []).append(e)
     in_turn = [e for e in chain.from_iterable(zip_longest(*by_severity.values())) if e is not None]
     return in_turn[:n]
-
-
-def adapter_digest(adapter_dir: str | Path) -> str:
-    """sha256 (16 hex) of an adapter's weights and config: caches built from an adapter are keyed by its
-    contents, so retraining into the same folder does not reuse samples of the old model."""
-    import hashlib
-
-    adapter_dir = Path(adapter_dir)
-    h = hashlib.sha256()
-    for name in ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin"):
-        path = adapter_dir / name
-        if path.exists():
-            h.update(name.encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()[:16]
