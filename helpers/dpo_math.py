@@ -442,27 +442,3 @@ def dpo_vs_rlhf(toy: Toy, pairs: Pairs, beta: float, dpo_steps: int = 1500, rm_s
          "TV to pi* (true reward)": total_variation(rlhf_logp, star), "seconds": rlhf_s},
     ]).set_index("pipeline")
     return {"dpo": dpo_logp, "rlhf": rlhf_logp, "reward_model": reward_model}, table
-
-
-# ----------------------------------------------------------------------------- Session A's parameters
-
-
-def check_parameters(n_prompts: int, n_responses: int, beta: float, n_pairs: int, pair_counts, beta_grid,
-                     sweep_pairs: int, train_steps: int, seed: int = 0) -> None:
-    """Every parameter of notebooks/01_dpo_math.ipynb at once, before any work: one ParameterError naming each bad
-    one with its value. Without it `n_prompts = 0` or `pair_counts = []` failed as an IndexError halfway down, and
-    `n_pairs = 0` only after the recovery curve and the beta sweep had run (151 s).
-
-    The recovery curve and the beta sweep compare their first and last points, so each needs at least two values,
-    in increasing order."""
-    checks.all_of(
-        lambda: checks.count("n_prompts", n_prompts),
-        lambda: checks.count("n_responses", n_responses, minimum=2),
-        lambda: checks.positive("beta", beta),
-        lambda: checks.count("n_pairs", n_pairs),
-        lambda: checks.counts("pair_counts", pair_counts, min_len=2, increasing=True),
-        lambda: checks.positives("beta_grid", beta_grid, min_len=2, increasing=True),
-        lambda: checks.count("sweep_pairs", sweep_pairs),
-        lambda: checks.count("train_steps", train_steps),
-        lambda: checks.integer("seed", seed),
-    )

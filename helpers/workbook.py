@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from helpers import sessions
 from helpers.paths import NOTEBOOK_DIR, REPO_ROOT, RUNS_DIR
 
 PROFILES_FILE = NOTEBOOK_DIR / "profiles.yaml"
@@ -284,11 +285,10 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
     if profile not in profiles:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)}")
     overrides = check_overrides(dict(overrides or {}), notebooks)
-    from helpers.checks import check_notebook_parameters
 
     for name in notebooks:  # every range too, before the first notebook starts (one line, not a cell's traceback)
         params = parameters_for(profile, name, RUNS_DIR, profiles, overrides)
-        check_notebook_parameters(name, {**notebook_parameters(notebook_path(name)), **params})
+        sessions.check_parameters(name, {**notebook_parameters(notebook_path(name)), **params})
     check_kernel(kernel)
     os.environ.pop("JPY_SESSION_NAME", None)  # started from a Lab terminal: the kernels are still not Lab's
     run_dir = new_run_dir(runs_dir, profile, run_id, resume)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import checks, datagen, task
+from helpers import checks, datagen, sessions, task
 from helpers import dpo_math as dm
 from helpers.models import AdapterError, ModelNotFoundError
 from helpers.preferences import PreferenceDataError, load_ultrafeedback, validate_preferences
@@ -227,7 +227,7 @@ def test_session_a_parameters_are_checked_at_once_before_any_work(tmp_path, chan
 
     t0 = time.perf_counter()
     with pytest.raises(checks.ParameterError) as excinfo:
-        dm.check_parameters(**{**NOTEBOOK_01, **changes})
+        sessions.check_parameters("01_dpo_math", {**NOTEBOOK_01, **changes})
     assert time.perf_counter() - t0 < 0.1
     assert_one_clear_line(excinfo, ValueError, needles, tmp_path)
 
@@ -241,10 +241,10 @@ def test_notebook_01_checks_every_parameter_and_its_profiles_pass():
     assert set(defaults) - checked == {"run_dir", "profile", "model_name"}
     cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
     tagged = next(i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", []))
-    assert "dm.check_parameters(" in "".join(cells[tagged + 1]["source"])  # right after the parameters
+    assert 'sessions.check_parameters("01_dpo_math", globals())' in "".join(cells[tagged + 1]["source"])
     for per_notebook in workbook.load_profiles().values():
         settings = {**defaults, **(per_notebook.get("01_dpo_math") or {})}
-        dm.check_parameters(**{k: v for k, v in settings.items() if k in checked})
+        sessions.check_parameters("01_dpo_math", {k: v for k, v in settings.items() if k in checked})
 
 
 # ----------------------------------------------------------------------------- preference files and rows
@@ -465,12 +465,11 @@ def _defaults(notebook: str) -> dict:
 
 @pytest.mark.parametrize("notebook", ["02_preferences_and_dpo", "03_three_way_eval"])
 def test_the_defaults_and_every_profile_pass_the_notebook_checks(notebook):
-    from helpers.checks import check_notebook_parameters
     from helpers.workbook import load_profiles
 
-    check_notebook_parameters(notebook, _defaults(notebook))
+    sessions.check_parameters(notebook, _defaults(notebook))
     for params in load_profiles().values():
-        check_notebook_parameters(notebook, {**_defaults(notebook), **params.get(notebook, {})})
+        sessions.check_parameters(notebook, {**_defaults(notebook), **params.get(notebook, {})})
 
 
 @pytest.mark.parametrize("notebook, name, value, needle", [
@@ -493,10 +492,10 @@ def test_the_defaults_and_every_profile_pass_the_notebook_checks(notebook):
                  id="n_bootstrap=10"),
 ])
 def test_a_bad_session_parameter_is_one_line_naming_it(notebook, name, value, needle):
-    from helpers.checks import ParameterError, check_notebook_parameters
+    from helpers.checks import ParameterError
 
     with pytest.raises(ParameterError) as err:
-        check_notebook_parameters(notebook, {**_defaults(notebook), name: value})
+        sessions.check_parameters(notebook, {**_defaults(notebook), name: value})
     assert needle in str(err.value) and "\n" not in str(err.value)
 
 

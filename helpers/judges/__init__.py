@@ -54,7 +54,7 @@ from helpers.judges.rubric import (
     unsupported_facts,
 )
 
-__all__ = [
+__all__ = ["JUDGE_KINDS",
     "COMPARE_SCHEMA", "FAITHFULNESS_RANGE", "FAITH_SCHEMA", "JUDGE_PROMPT_VERSION", "JUDGE_SYSTEM",
     "MAX_RESPONSE_CHARS", "PRICE_PER_MTOK", "SCORE_MAX", "SCORE_SCHEMA", "SCORE_WEIGHTS", "VERDICTS", "ClaudeJudge",
     "Faithfulness", "JudgeCallError", "RubricJudge", "Score", "Verdict", "checked_score", "checked_scores",
