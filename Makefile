@@ -1,6 +1,6 @@
 # The DPO workbook. Two commands on a fresh clone:
 #   make workbook [PROFILE=full|quick|smoke]   set up, then run the three notebooks into runs/<run-id>/
-#   make test                                  set up, then ruff, pytest (the notebooks under PROFILE=smoke and
+#   make test                                  set up, then ruff, the import layers, pytest (the notebooks under PROFILE=smoke and
 #                                              Session A in JupyterLab through headless Chromium)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -35,6 +35,7 @@ workbook: setup
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 test: setup lint browser
 	$(PY) -m pytest
