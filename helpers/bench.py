@@ -39,7 +39,7 @@ from helpers.models import load_model, precision_used
 from helpers.paths import REPO_ROOT, RUNS_DIR
 from helpers.precision import BF16_FLAGS, cpu_bf16_check, cpu_flags, matmul_gflops
 from helpers.task import build_messages, format_answer, format_prompt, load_split
-from helpers.training import DPORunConfig, lora_config, make_dpo_trainer, trained_tokens
+from helpers.training import DPORunConfig, dpo_args, load_sft_policy, lora_config, make_dpo_trainer, trained_tokens
 
 MEMORY_BUDGET_MB = 3 * 1024  # the whole workbook within 3 GB resident on the CPU
 
@@ -103,9 +103,6 @@ def dpo_throughput(adapter: Path, steps: int = 4, warmup: int = 1, separate_ref:
     with tempfile.TemporaryDirectory() as tmp:
         if separate_ref:  # the two-model setup: a second, frozen copy of the SFT model as ref_model
             from trl import DPOTrainer
-
-            from helpers.models import load_model
-            from helpers.training import dpo_args, load_sft_policy
 
             policy, tok = load_sft_policy(config.model_name, config.sft_adapter)
             ref, _ = load_model(adapter=config.sft_adapter)

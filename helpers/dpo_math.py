@@ -7,6 +7,7 @@ exactly and compared with what optimisation finds. Session A (notebooks/01_dpo_m
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
@@ -22,8 +23,7 @@ def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_r
 
     L = -log sigma(beta * [log pi(y_w)/pi_ref(y_w) - log pi(y_l)/pi_ref(y_l)])
     The log-probs are sequence log-probs (summed over the response's tokens), one per example.
-    Returns (losses, chosen_rewards, rejected_rewards); the rewards are detached, as trainers log them.
-    """
+    Returns (losses, chosen_rewards, rejected_rewards); the rewards are detached, as trainers log them."""
     tensors = [policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps]
     names = ["policy_chosen_logps", "policy_rejected_logps", "ref_chosen_logps", "ref_rejected_logps"]
     for name, t in zip(names, tensors, strict=True):
@@ -32,7 +32,7 @@ def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_r
     shapes = {name: tuple(t.shape) for name, t in zip(names, tensors, strict=True)}
     if len(set(shapes.values())) != 1:
         raise ValueError(f"log-prob tensors must all have the same shape (one value per example), got {shapes}")
-    _check_beta(beta)
+    checks.positive("beta", beta)
     chosen_logratios = policy_chosen_logps - ref_chosen_logps
     rejected_logratios = policy_rejected_logps - ref_rejected_logps
     losses = -F.logsigmoid(beta * (chosen_logratios - rejected_logratios))
@@ -40,17 +40,14 @@ def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_r
 
 
 def dpo_gradient_wrt_logits(logits, chosen, rejected, ref_logprobs, beta):
-    """The paper's gradient of the DPO loss for a tabular (softmax) policy, written out by hand:
-
+    """The paper's gradient of the DPO loss for a tabular (softmax) policy, written out by hand, to check autograd:
     grad = -beta * sigma(r_l - r_w) * (grad log pi(y_w) - grad log pi(y_l)),  grad log pi(y) = onehot(y) - pi.
-    `logits` [K], `chosen`/`rejected` indices, `ref_logprobs` [K]. Used to check autograd against the formula.
-    """
+    `logits` [K], `chosen`/`rejected` indices, `ref_logprobs` [K]."""
     logp = torch.log_softmax(logits, -1)
     probs = logp.exp()
     r_w = beta * (logp[chosen] - ref_logprobs[chosen])
     r_l = beta * (logp[rejected] - ref_logprobs[rejected])
-    grad_log_w = F.one_hot(torch.tensor(chosen), logits.numel()).to(logits) - probs
-    grad_log_l = F.one_hot(torch.tensor(rejected), logits.numel()).to(logits) - probs
+    grad_log_w, grad_log_l = F.one_hot(torch.tensor([chosen, rejected]), logits.numel()).to(logits) - probs
     return -beta * torch.sigmoid(r_l - r_w) * (grad_log_w - grad_log_l)
 
 
@@ -58,9 +55,8 @@ def dpo_gradient_wrt_logits(logits, chosen, rejected, ref_logprobs, beta):
 
 
 def pin_threads(n: int = 1) -> int:
-    """Use `n` torch threads; returns the previous count. Session A's tensors are tiny (a few hundred numbers, a
-    2-layer model), so a second thread buys nothing on an idle machine, and on a busy one two threads fight the
-    other job for the cores: a step measured 0.8 s with 1 thread and 7.6 s with 2 beside a training run."""
+    """Use `n` torch threads; returns the previous count. Session A's tensors are tiny, so more threads buy nothing
+    and, on a busy machine, fight the other jobs for the cores."""
     checks.count("threads", n)
     before = torch.get_num_threads()
     torch.set_num_threads(n)
@@ -91,13 +87,8 @@ def make_toy(n_prompts: int = 4, n_responses: int = 6, reward_scale: float = 1.5
     return Toy(torch.log_softmax(ref_logits, -1), reward)
 
 
-def _check_beta(beta):
-    checks.positive("beta", beta)
-
-
 def _check_tables(ref_logprobs, reward=None):
-    """[n_prompts, n_responses] tables with a prompt and two responses at least, the same shape for both: an empty
-    table otherwise fails deep inside an optimiser (`max(): Expected reduction dim` from L-BFGS)."""
+    """[n_prompts, n_responses] tables, at least 1 x 2 and of one shape: an empty one fails deep inside an optimiser."""
     tables = {"ref_logprobs": ref_logprobs} if reward is None else {"ref_logprobs": ref_logprobs, "reward": reward}
     for name, table in tables.items():
         if not isinstance(table, torch.Tensor):
@@ -121,13 +112,13 @@ def _check_pairs(pairs, shape):
 
 def optimal_policy(ref_logprobs, reward, beta: float):
     """Closed form of the KL-regularised optimum: pi*(y|x) = pi_ref(y|x) exp(r(x,y)/beta) / Z(x). Log-probs."""
-    _check_beta(beta)
+    checks.positive("beta", beta)
     return torch.log_softmax(ref_logprobs + reward / beta, -1)
 
 
 def log_partition(ref_logprobs, reward, beta: float):
     """log Z(x) = log sum_y pi_ref(y|x) exp(r(x,y)/beta), one per prompt."""
-    _check_beta(beta)
+    checks.positive("beta", beta)
     return torch.logsumexp(ref_logprobs + reward / beta, -1)
 
 
@@ -143,7 +134,7 @@ def rlhf_objective(logp, ref_logprobs, reward, beta: float):
 
 def maximise_rlhf_objective(ref_logprobs, reward, beta: float, max_iter: int = 500):
     """Maximise the RLHF objective directly over the policy's logits (L-BFGS), knowing nothing of the closed form."""
-    _check_beta(beta)
+    checks.positive("beta", beta)
     _check_tables(ref_logprobs, reward)
     checks.count("max_iter", max_iter)
     logits = torch.zeros_like(reward, requires_grad=True)
@@ -206,11 +197,9 @@ def sample_pairs(toy: Toy, n_pairs: int, seed: int = 0) -> Pairs:
 
 
 def train_tabular_dpo(ref_logprobs, pairs: Pairs, beta: float, steps: int = 1500, lr: float = 0.05):
-    """Train a tabular policy (logits initialised at pi_ref) with `dpo_loss`, full batch, Adam.
-
-    Returns (policy log-probs [P, K], loss history).
-    """
-    _check_beta(beta)
+    """Train a tabular policy (logits initialised at pi_ref) with `dpo_loss`, full batch, Adam; returns (policy
+    log-probs [P, K], loss history)."""
+    checks.positive("beta", beta)
     checks.count("steps", steps)
     checks.positive("lr", lr)
     _check_tables(ref_logprobs)
@@ -251,7 +240,7 @@ def policy_gradient_rlhf(ref_logprobs, reward_model, beta: float, steps: int = 8
     """Step 2 of classic RLHF: REINFORCE against the learned reward with a KL penalty (the PPO stage, without
     clipping): sample responses from the policy, score r_phi(y) - beta log(pi/pi_ref)(y), subtract a per-prompt
     baseline, ascend. Returns (policy log-probs, number of sampled responses)."""
-    _check_beta(beta)
+    checks.positive("beta", beta)
     checks.count("steps", steps)
     checks.count("samples", samples)
     checks.positive("lr", lr)
@@ -290,12 +279,9 @@ def beta_sweep(toy: Toy, pairs: Pairs, betas, steps: int = 1500, lr: float = 0.0
     rows = []
     for beta in betas:
         logp, _ = train_tabular_dpo(toy.ref_logprobs, pairs, beta, steps=steps, lr=lr)
-        rows.append({
-            "beta": beta,
-            "KL(pi||pi_ref)": float(kl(logp, toy.ref_logprobs).mean()),
-            "true reward gain": float((logp.exp() * toy.reward).sum(-1).mean() - ref_reward),
-            "max prob": float(logp.exp().max(-1).values.mean()),
-        })
+        rows.append({"beta": beta, "KL(pi||pi_ref)": float(kl(logp, toy.ref_logprobs).mean()),
+                     "true reward gain": float((logp.exp() * toy.reward).sum(-1).mean() - ref_reward),
+                     "max prob": float(logp.exp().max(-1).values.mean())})
     return pd.DataFrame(rows)
 
 
@@ -331,38 +317,13 @@ def sequence_logps(model, tokenizer, prompt_messages: list[dict], completion_mes
     return completion_token_logps(model, tokenizer, prompt_messages, completion_messages)[0].sum()
 
 
-def trl_dpo_loss(model, ref_model, tokenizer, triples: list[dict], beta: float, output_dir: str):
-    """The mean DPO loss that TRL's own DPOTrainer (loss_type="sigmoid") computes on `triples` in one batch.
-
-    `triples` are conversational: {"prompt": [messages], "chosen": [assistant msg], "rejected": [assistant msg]}.
-    """
-    _check_beta(beta)
-    if not isinstance(triples, list) or not triples:
-        raise checks.ParameterError(f"triples must be a non-empty list of preference triples, "
-                                    f"got {checks.show(triples)}")
-    from datasets import Dataset
-    from trl import DPOTrainer
-
-    from helpers.training import DPORunConfig, dpo_args
-
-    # Session B's own trainer settings (sigmoid loss), one batch holding every triple, no truncation, and fp32:
-    # this checks the arithmetic, which bf16 autocast would blur (its own error: tests/test_precision.py)
-    args = dpo_args(DPORunConfig(beta=beta, batch_size=len(triples)), output_dir, has_eval=False, max_length=None,
-                    bf16=False, fp16=False)
-    trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=Dataset.from_list(triples),
-                         processing_class=tokenizer)
-    batch = next(iter(trainer.get_train_dataloader()))
-    with torch.no_grad():
-        return float(trainer.compute_loss(trainer.model, batch))
-
-
 # ----------------------------------------------------------------------------- the notebook's checks, packaged
 
 
 def perturbation_gaps(logp, ref_logprobs, reward, beta: float, n: int = 1000, scale: float = 0.3, seed: int = 0):
     """Objective of n random perturbations of a policy's logits minus the policy's own objective (per prompt
     perturbed independently). All negative means no nearby policy scores higher."""
-    _check_beta(beta)
+    checks.positive("beta", beta)
     checks.count("n", n)
     checks.positive("scale", scale)
     _check_tables(ref_logprobs, reward)
@@ -375,11 +336,10 @@ def perturbation_gaps(logp, ref_logprobs, reward, beta: float, n: int = 1000, sc
 
 
 def gradient_check(n_responses: int = 6, beta: float = 0.5, seed: int = 0):
-    """(autograd gradient, hand-written formula) of the DPO loss w.r.t. a random tabular policy's logits.
-
-    The pair is responses 1 and 4 (0 and the last when there are fewer than 5), so any n_responses >= 2 works."""
+    """(autograd gradient, hand-written formula) of the DPO loss w.r.t. a random tabular policy's logits, on the
+    pair of responses 1 and 4 (0 and the last when there are fewer than 5): any n_responses >= 2 works."""
     checks.count("n_responses", n_responses, minimum=2)
-    _check_beta(beta)
+    checks.positive("beta", beta)
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn(n_responses, generator=g, dtype=torch.float64, requires_grad=True)
     ref = torch.log_softmax(torch.randn(n_responses, generator=g, dtype=torch.float64), -1)
@@ -402,8 +362,7 @@ def reward_recovery(toy: Toy, pair_counts, beta: float, steps: int = 1500, seed:
     rows, learned = [], {}
     for n in pair_counts:
         logp, history = train_tabular_dpo(toy.ref_logprobs, sample_pairs(toy, n, seed=seed), beta, steps=steps)
-        r_hat = implicit_reward(logp, toy.ref_logprobs, beta)
-        learned[n] = r_hat
+        learned[n] = r_hat = implicit_reward(logp, toy.ref_logprobs, beta)
         rows.append({"pairs": n, "reward correlation": correlation(center(r_hat), center(toy.reward)),
                      "TV(pi_theta, pi*)": total_variation(logp, star), "KL(pi*||pi_theta)": float(kl(star, logp).max()),
                      "final loss": history[-1]})
@@ -413,13 +372,10 @@ def reward_recovery(toy: Toy, pair_counts, beta: float, steps: int = 1500, seed:
 def dpo_vs_rlhf(toy: Toy, pairs: Pairs, beta: float, dpo_steps: int = 1500, rm_steps: int = 1500,
                 pg_steps: int = 800, pg_samples: int = 256, seed: int = 0):
     """Both pipelines on the same pairs: DPO (one model) and reward model + policy gradient (two models).
-
     Returns (dict of the two policies and the reward model, DataFrame of what each needed and where it ended)."""
-    import time
-
     import pandas as pd
 
-    _check_beta(beta)
+    checks.positive("beta", beta)
     for name, value in (("dpo_steps", dpo_steps), ("rm_steps", rm_steps), ("pg_steps", pg_steps),
                         ("pg_samples", pg_samples)):
         checks.count(name, value)

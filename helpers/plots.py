@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+from collections import Counter
 
 import matplotlib.pyplot as plt
+
+from helpers.preferences.report import pair_kind, severity_push
+from helpers.task import SEVERITIES
 
 
 def policies_for_prompt(ref_logprobs, optimal_logprobs, reward, prompt: int = 0, beta: float | None = None):
@@ -66,11 +70,6 @@ def preference_quality(pairs_by_strategy: dict):
     """Per pair-construction strategy: what the pairs say about severity (signal, anti-signal, both right, both
     wrong) and how many prompts gave no pair; how much each severity is chosen more often than rejected (the push
     DPO can follow without reading the report); and the chosen vs rejected answer lengths."""
-    from collections import Counter
-
-    from helpers.preferences.report import pair_kind, severity_push
-    from helpers.task import SEVERITIES
-
     kinds = ["signal", "both right", "both wrong", "anti-signal"]
     colours = {"signal": "tab:green", "both right": "tab:blue", "both wrong": "tab:gray", "anti-signal": "tab:red",
                "no pair": "white"}

@@ -1,10 +1,10 @@
 """How sure a model is of the right severity: its probability of each severity when it writes one.
 
-Severity match scores the greedy answer, so it only changes where the right severity becomes the model's top
-choice. DPO moves probabilities: a model can give the right severity 0.45 instead of 0.25 and still answer the
-wrong one. Here every model is made to start its answer `{"severity": "SEV` and the next token's probabilities
-of 1, 2, 3 and 4 are read and renormalised over those four (one forward pass per batch, no generation). The
-metric per report is the probability of the gold severity; Session C tests it paired, like the others.
+Severity match scores the greedy answer, so it only moves when the right severity becomes the model's top choice;
+DPO moves probabilities, which can rise without changing the answer. Here every model is made to start its answer
+`{"severity": "SEV`, and the next token's probabilities of 1, 2, 3 and 4 are read and renormalised over those four
+(one forward pass per batch, no generation). The metric per report is the probability of the gold severity; Session C
+tests it paired, like the others.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from helpers.cache import cached_per_example
+from helpers.models import load_model, model_dtype, release_memory
 from helpers.task import SEVERITIES, format_prompt, unique_ids
 
 ANSWER_START = '{"severity": "SEV'  # how every answer in the task's format begins, up to the digit
@@ -24,8 +25,7 @@ ANSWER_START = '{"severity": "SEV'  # how every answer in the task's format begi
 def severity_probabilities(model, tokenizer, reports: list[str], batch_size: int = 8) -> np.ndarray:
     """An array (reports x 4): P(SEV1), ..., P(SEV4) for each report, renormalised over the four severities, read
     after the answer's opening `{"severity": "SEV`. Batched by length (little padding) with left padding, in the
-    model's own dtype. Small batches: measured on the 260 eval and unseen reports (AMD EPYC Zen 5, bf16), batches of
-    32 raised the process's peak by 1.58 GB and took 29.2 s, batches of 8 by 0.05 GB in 27.4 s."""
+    model's own dtype; small batches by default, since larger ones raise peak memory for no real speed-up."""
     digits = [tokenizer.convert_tokens_to_ids(s.removeprefix("SEV")) for s in SEVERITIES]
     if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in digits:
         raise ValueError(f"the tokenizer has no single token for each of the digits 1-4 ({digits}): the severity "
@@ -46,8 +46,6 @@ def cached_severity_probabilities(label: str, model_name: str, adapter, examples
                                   cache_dir: str | Path, batch_size: int = 8) -> np.ndarray:
     """`severity_probabilities` of one model, cached in cache_dir/<label>.severity.jsonl by example id and the
     example's report, model, adapter and dtype: only missing or changed reports are computed."""
-    from helpers.models import load_model, model_dtype, release_memory
-
     unique_ids(examples, f"cached_severity_probabilities({label!r})")
     settings = {"model": model_name, "adapter": str(adapter) if adapter else None,
                 "dtype": str(model_dtype()).removeprefix("torch."), "start": ANSWER_START}

@@ -1,7 +1,7 @@
 """Uncertainty for small evaluations: bootstrap intervals and paired tests.
 
-30 prompts is a small sample: a +12 pp win rate on 30 prompts can be noise. Every number in Session C's table
-comes with a 95% bootstrap interval, and every difference with a paired test.
+A few dozen prompts is a small sample, on which a win rate well above 50% can still be noise: every number in
+Session C's table comes with a 95% bootstrap interval, and every difference with a paired test.
 
 No data is not evidence: on an empty input (every judge call failed, or no prompts) the mean, the interval and the
 p-values are NaN ("n/a"), never p = 1.0 or a rate. p = 1.0 is kept for data that is all ties (zero differences).

@@ -96,7 +96,7 @@ def _object_pairs(pairs: list[tuple[str, object]]) -> JSONObject:
     return obj
 
 
-def _first_json_object(text: str) -> tuple[dict | None, int, int]:
+def first_json_object(text: str) -> tuple[dict | None, int, int]:
     """The first decodable JSON object in text, with its start and end offsets; (None, -1, -1) if none.
     The object is a JSONObject: its `duplicate_keys` says which keys were given more than once."""
     decoder = json.JSONDecoder(object_pairs_hook=_object_pairs)
@@ -132,7 +132,7 @@ def parse_response(text) -> ParsedResponse:
         problems.append("JSON wrapped in a code fence")
         body = fence.group(1).strip()
 
-    obj, start, end = _first_json_object(body)
+    obj, start, end = first_json_object(body)
     if obj is None:
         if "{" in body and body.count("{") > body.count("}"):
             problems.append("truncated JSON (unbalanced braces)")

@@ -22,18 +22,41 @@ def smollm():
     return load_model(dtype=torch.float32)  # exact comparisons; what a notebook loads follows model_dtype()
 
 
+def saved_tiny_base(folder):
+    """The tiny model (seed 3) and its tokenizer, saved into `folder` as a base-model folder; returns them."""
+    from helpers.models import tiny_model
+
+    model, tokenizer = tiny_model(seed=3)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return model, tokenizer
+
+
+@pytest.fixture
+def interrupt():
+    """interrupt(step, event="on_step_end"): a trainer callback that raises KeyboardInterrupt at `step`, as Ctrl-C
+    or a kill in the middle of training would."""
+    from transformers import TrainerCallback
+
+    def make(step: int, event: str = "on_step_end"):
+        def stop(self, args, state, control, **kwargs):
+            if state.global_step == step:
+                raise KeyboardInterrupt
+
+        return type("Interrupt", (TrainerCallback,), {event: stop})()
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def tiny_sft(tmp_path_factory):
     """A tiny base model folder and a non-trivial LoRA "SFT" adapter on it."""
     from peft import get_peft_model
 
     from helpers import training
-    from helpers.models import tiny_model
 
     root = tmp_path_factory.mktemp("tiny")
-    model, tokenizer = tiny_model(seed=3)
-    model.save_pretrained(root / "base")
-    tokenizer.save_pretrained(root / "base")
+    model, _ = saved_tiny_base(root / "base")
     cfg = training.lora_config(r=4)
     cfg.init_lora_weights = False  # random, non-zero: the SFT policy differs from the base
     sft = get_peft_model(model, cfg)

@@ -112,13 +112,14 @@ def test_sequence_logps_sums_completion_tokens_only(tiny):
 
 def test_our_loss_equals_trls_dpo_trainer(tmp_path):
     from helpers.models import tiny_model
+    from helpers.training import trl_dpo_loss  # TRL's side of the check lives with the DPO trainer code
 
     policy, tokenizer = tiny_model(seed=10)
     ref, _ = tiny_model(seed=11)
     triples = [{"prompt": [{"role": "user", "content": f"incident {i}: search-api slow in eu-west-1"}],
                 "chosen": [{"role": "assistant", "content": '{"severity": "SEV2", "component": "search-api"}'}],
                 "rejected": [{"role": "assistant", "content": "all good " * (i + 1)}]} for i in range(4)]
-    trl_loss = dm.trl_dpo_loss(policy, ref, tokenizer, triples, beta=0.2, output_dir=str(tmp_path))
+    trl_loss = trl_dpo_loss(policy, ref, tokenizer, triples, beta=0.2, output_dir=str(tmp_path))
     with torch.no_grad():
         lp = {(n, k): torch.stack([dm.sequence_logps(m, tokenizer, x["prompt"], x[k]) for x in triples])
               for n, m in (("pi", policy), ("ref", ref)) for k in ("chosen", "rejected")}

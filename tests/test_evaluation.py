@@ -1,11 +1,14 @@
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from helpers import evaluation as ev
+from helpers.evaluation import answers
 from helpers.judges import RubricJudge, Verdict
+from helpers.models import AdapterError, ModelNotFoundError
 from helpers.task import format_answer, load_split
 
 EXAMPLES = load_split("eval")[:6]
@@ -21,7 +24,7 @@ def test_cached_answers_generate_once(tiny, tmp_path, monkeypatch):
     tokenizer.save_pretrained(tmp_path / "m")
     first = ev.cached_answers("SFT+DPO", str(tmp_path / "m"), None, EXAMPLES[:3], tmp_path / "gen", max_new_tokens=6)
     calls = []
-    monkeypatch.setattr(ev, "answer_reports", lambda *a, **k: calls.append(a) or ["x"] * len(a[2]))
+    monkeypatch.setattr(answers, "answer_reports", lambda *a, **k: calls.append(a) or ["x"] * len(a[2]))
     again = ev.cached_answers("SFT+DPO", str(tmp_path / "m"), None, EXAMPLES[:3], tmp_path / "gen", max_new_tokens=6)
     assert again == first and calls == []  # scoring again costs no generation
     more = ev.cached_answers("SFT+DPO", str(tmp_path / "m"), None, EXAMPLES[:4], tmp_path / "gen", max_new_tokens=6)
@@ -111,8 +114,17 @@ def test_missing_adapters_name_the_notebook_that_makes_them(tmp_path, monkeypatc
     with pytest.raises(FileNotFoundError, match='set run_dir = "runs/20261129-063512-full"') as err:
         ev.resolve_adapters(empty)
     assert "\n" not in str(err.value)
-    with pytest.raises(FileNotFoundError, match="SFT adapter .* is missing"):
+    with pytest.raises(ModelNotFoundError, match="SFT adapter is missing: no PEFT adapter at .*: notebooks/02_pre"):
         ev.resolve_adapters(done)
+    for name in ("sft", "dpo"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
+    sft_folder = re.escape(str((tmp_path / "sft").resolve()))
+    with pytest.raises(AdapterError, match=f"no adapter weights .* in {sft_folder}"):  # broken, not missing: as it is
+        ev.resolve_adapters(done)
+    for name in ("sft", "dpo"):
+        (tmp_path / name / "adapter_model.safetensors").write_bytes(b"")
+    assert ev.resolve_adapters(done) == ((tmp_path / "sft").resolve(), (tmp_path / "dpo").resolve())
 
 
 def test_checklist(tmp_path):

@@ -19,6 +19,7 @@ from helpers.models import AdapterError, ModelNotFoundError
 from helpers.preferences import PreferenceDataError, load_ultrafeedback, validate_preferences
 from helpers.task import DataError, parse_response, read_jsonl, score_response
 from helpers.training.cli import ConfigError, main, prepare_run
+from tests.conftest import saved_tiny_base
 
 EXAMPLE = {"id": "x", "report": "search-api is down in eu-west-1.", "severity": "SEV2", "component": "search-api",
            "summary": "search-api is down in eu-west-1."}
@@ -291,7 +292,8 @@ def test_bad_preference_input_is_one_line(tmp_path, call, exc, needles):
 def cli_dir(tmp_path):
     """A config whose every input is fine (no model is loaded by the checks): faults are injected one at a time."""
     (tmp_path / "sft").mkdir()
-    (tmp_path / "sft" / "adapter_config.json").write_text("{}")
+    (tmp_path / "sft" / "adapter_config.json").write_text('{"peft_type": "LORA"}')  # what read_adapter checks
+    (tmp_path / "sft" / "adapter_model.safetensors").write_bytes(b"")
     _write(tmp_path, "prefs.jsonl", json.dumps(TRIPLE) + "\n" + json.dumps({**TRIPLE, "rejected": [
         {"role": "assistant", "content": "SEV2"}]}) + "\n")
     return tmp_path
@@ -379,12 +381,8 @@ def adapters(tmp_path_factory):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
-    from helpers.models import tiny_model
-
     root = tmp_path_factory.mktemp("adapters")
-    model, tokenizer = tiny_model(seed=3)
-    model.save_pretrained(root / "base")
-    tokenizer.save_pretrained(root / "base")
+    model, _ = saved_tiny_base(root / "base")
     lora = LoraConfig(r=4, target_modules=["q_proj", "v_proj"])
     get_peft_model(model, lora).save_pretrained(root / "fits")
     narrow = LlamaForCausalLM(LlamaConfig(**{**model.config.to_dict(), "hidden_size": 32, "intermediate_size": 64}))

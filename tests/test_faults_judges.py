@@ -4,7 +4,7 @@ A judge is code the workbook does not control: a remote API that can be overload
 answer garbage, or a learner's own class that returns a winner "A". Every row below checks that such a fault ends
 as the right result or as a recorded failure with a one-line reason, never as a verdict, a score, a kept pair or a
 p-value. The remote faults go through the real `anthropic` SDK against a local fake Messages API
-(tests/fake_anthropic.py); the in-process ones through small fake judges. No model is loaded: seconds in all.
+(tests/fake_anthropic.py); the in-process ones through small fake judges. No model is loaded.
 """
 
 import json

@@ -160,20 +160,14 @@ def test_a_finished_dpo_run_is_reused_not_trained_past_its_end(tiny_sft, tmp_pat
     assert json.loads((tmp_path / "run2/train_summary.json").read_text())["global_steps"] == 2
 
 
-def test_a_torn_checkpoint_is_skipped_with_one_warning(tiny_sft, tmp_path):
+def test_a_torn_checkpoint_is_skipped_with_one_warning(tiny_sft, tmp_path, interrupt):
     from datasets import Dataset
-    from transformers import TrainerCallback
-
-    class Interrupt(TrainerCallback):
-        def on_save(self, args, state, control, **kwargs):
-            if state.global_step == 2:
-                raise KeyboardInterrupt
 
     base, sft = tiny_sft
     train, val = Dataset.from_list(_rows(8)), Dataset.from_list(_rows(2))
     config = _config(base, sft, tmp_path, max_steps=4, eval_steps=10)
     with pytest.raises(KeyboardInterrupt):
-        training.train_dpo(config, train, val, out_dir=tmp_path / "run", callbacks=[Interrupt()])
+        training.train_dpo(config, train, val, out_dir=tmp_path / "run", callbacks=[interrupt(2, "on_save")])
     torn = tmp_path / "ckpt" / "checkpoint-2"
     (torn / "trainer_state.json").unlink()  # the kill came in the middle of writing checkpoint-2
     (tmp_path / "ckpt" / "checkpoint-3").mkdir()  # and an empty one, as a full disk leaves

@@ -195,12 +195,34 @@ def test_every_old_name_is_still_importable_from_helpers_judges():
     old = ["VERDICTS", "Verdict", "Faithfulness", "unsupported_facts", "rubric_faithfulness", "RubricJudge",
            "JUDGE_PROMPT_VERSION", "PRICE_PER_MTOK", "MAX_RESPONSE_CHARS", "JUDGE_SYSTEM", "COMPARE_SCHEMA",
            "FAITH_SCHEMA", "JudgeCallError", "ClaudeJudge", "parse_reply", "_winner", "make_judge"]
-    new = ["Score", "SCORE_WEIGHTS", "SCORE_MAX", "SCORE_SCHEMA", "deciding_part"]
-    assert [n for n in old + new if not hasattr(judges, n)] == []
+    new = ["Score", "SCORE_WEIGHTS", "SCORE_MAX", "SCORE_SCHEMA", "deciding_part", "JUDGE_KINDS", "JudgeResult"]
+    assert [n for n in old + new + judges.__all__ if not hasattr(judges, n)] == []
     from helpers.judges import claude, common, rubric
 
     assert judges.RubricJudge is rubric.RubricJudge and judges.ClaudeJudge is claude.ClaudeJudge
     assert judges.Score is common.Score and claude.Score is common.Score
+
+
+def test_make_judge_takes_exactly_the_judge_kinds(monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert judges.JUDGE_KINDS == ("auto", "rubric", "claude")
+    assert isinstance(make_judge("rubric"), RubricJudge) and isinstance(make_judge("auto", verbose=False), RubricJudge)
+    with pytest.raises(RuntimeError):  # a known kind: refused for the missing key, not as unknown
+        make_judge("claude")
+    for kind in ("Rubric", "", None, "gpt"):
+        with pytest.raises(ValueError, match="choose 'auto', 'rubric' or 'claude'"):
+            make_judge(kind)
+
+
+def test_every_result_keeps_its_value_first_and_its_fields():
+    v, f, s = judges.Verdict("a", "why", "j"), judges.Faithfulness(5, "why", "j"), judges.Score(7.5, "why", "j")
+    shared = {"rationale": "why", "judge": "j", "failed": False, "error": None}
+    assert v.to_dict() == {"winner": "a", **shared, "details": {}}
+    assert f.to_dict() == {"score": 5, **shared}
+    assert s.to_dict() == {"score": 7.5, **shared, "details": {}}
+    bad = judges.Score.failure("j", "HTTP 529")
+    assert (bad.score, bad.failed, bad.error, bad.rationale) == (None, True, "HTTP 529", "judge call failed")
+    assert all(isinstance(r, judges.JudgeResult) for r in (v, f, s))
 
 
 # ----------------------------------------------------------------------------- rubric scores

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from helpers import checks
 from helpers import preferences as prefs
 from helpers.judges import RubricJudge, Score, Verdict
 from helpers.preferences import PreferenceDataError, validate_preferences
@@ -264,12 +265,28 @@ def test_ties_small_gaps_near_identical_and_failures_are_dropped_and_counted():
 
 
 def test_bad_pairing_parameters_name_themselves():
-    with pytest.raises(ValueError, match="pair_strategy='best_of'"):
+    with pytest.raises(checks.ParameterError, match="pair_strategy must be one of .*got 'best_of'"):
         prefs.select_pairs([], {}, "best_of")
-    with pytest.raises(ValueError, match="min_score_gap=-1"):
+    with pytest.raises(checks.ParameterError, match="min_score_gap must be a finite number >= 0, got -1"):
         prefs.select_pairs([], {}, "best_vs_worst", min_gap=-1)
-    with pytest.raises(ValueError, match="val_fraction=1.5"):
+    with pytest.raises(checks.ParameterError, match=r"near_identical must be a number in \(0, 1\], got 0"):
+        prefs.select_pairs([], {}, "best_vs_worst", near_identical=0)
+    with pytest.raises(checks.ParameterError, match=r"val_fraction must be a number in \[0, 1\), got 1.5"):
         prefs.to_dataset([], val_fraction=1.5)
+    with pytest.raises(checks.ParameterError, match="pair_strategy.*; min_score_gap"):  # every bad one, at once
+        prefs.select_pairs([], {}, "best_of", min_gap=-1)
+
+
+def test_read_preferences_names_the_file_and_the_line_of_each_row(tmp_path):
+    path = tmp_path / "prefs.jsonl"
+    path.write_text("\n" + json.dumps(GOOD_ROW) + "\n\n" + json.dumps(GOOD_ROW) + "\n")
+    rows, lines = prefs.read_preferences(path)
+    assert rows == [GOOD_ROW, GOOD_ROW] and lines == [2, 4]
+    with pytest.raises(FileNotFoundError, match="preferences file not found .*in .*run.yaml"):
+        prefs.read_preferences(tmp_path / "missing.jsonl", tmp_path / "run.yaml")
+    path.write_text("\n \n")
+    with pytest.raises(PreferenceDataError, match="no preference rows"):
+        prefs.read_preferences(path)
 
 
 def test_quality_report_counts_signal_and_anti_signal_pairs():

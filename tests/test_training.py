@@ -1,10 +1,12 @@
 import json
+import re
 from collections import Counter
 
 import pytest
 import torch
 
 from helpers import training
+from helpers.checks import ParameterError
 from helpers.dpo_math import sequence_logps
 from helpers.models import ModelNotFoundError, load_model
 from helpers.preferences import PreferenceDataError
@@ -78,27 +80,21 @@ def test_missing_sft_adapter_is_a_clear_error(tiny_sft, tmp_path):
     from datasets import Dataset
 
     base, _ = tiny_sft
-    with pytest.raises(ModelNotFoundError, match="no SFT adapter"):
+    with pytest.raises(ModelNotFoundError, match=f"no PEFT adapter at {tmp_path / 'nope'}"):
         training.make_dpo_trainer(_config(base, tmp_path / "nope", tmp_path), Dataset.from_list(_rows(2)))
-    with pytest.raises(ModelNotFoundError, match="sft_adapter="):
+    with pytest.raises(ModelNotFoundError, match=f"no PEFT adapter at {tmp_path / 'nope'}"):
         training.resolve_sft_adapter(str(tmp_path / "nope"), [])
 
 
-def test_interrupted_training_resumes_from_its_last_checkpoint(tiny_sft, tmp_path):
+def test_interrupted_training_resumes_from_its_last_checkpoint(tiny_sft, tmp_path, interrupt):
     from datasets import Dataset
     from peft import PeftModel
-    from transformers import TrainerCallback
-
-    class Interrupt(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step == 3:
-                raise KeyboardInterrupt
 
     base, sft = tiny_sft
     train, val = Dataset.from_list(_rows(8)), Dataset.from_list(_rows(2))
     config = _config(base, sft, tmp_path, max_steps=4, eval_steps=2)
     with pytest.raises(KeyboardInterrupt):
-        training.train_dpo(config, train, val, out_dir=tmp_path / "run", callbacks=[Interrupt()])
+        training.train_dpo(config, train, val, out_dir=tmp_path / "run", callbacks=[interrupt(3)])
     assert training.last_checkpoint(tmp_path / "ckpt").endswith("checkpoint-2")
     summary = training.train_dpo(config, train, val, kl_prompts=["<|im_start|>user\nx<|im_end|>\n"],
                                  out_dir=tmp_path / "run")
@@ -307,11 +303,12 @@ def test_sft_selection_leaves_the_hard_cases_out_and_names_bad_values():
     assert set(four.values()) == {62}, four  # all 62 ordinary SEV4 reports, and as many of each other severity
     everything = training.select_sft_examples(sft, 500, "all")
     assert sorted(e["id"] for e in everything) == sorted(e["id"] for e in sft)  # n = all: every example once
-    with pytest.raises(ValueError, match="sft_selection='hard'"):
+    with pytest.raises(ParameterError, match="sft_selection must be one of 'ordinary', 'all', got 'hard'"):
         training.select_sft_examples(sft, 10, "hard")
-    with pytest.raises(ValueError, match="sft_examples=0"):
+    with pytest.raises(ParameterError, match="sft_examples must be an integer >= 1, got 0"):
         training.select_sft_examples(sft, 0)
-    with pytest.raises(ValueError, match="sft_examples=10000"):
+    n_ordinary = sum(not e["hard_case"] for e in sft)
+    with pytest.raises(ParameterError, match=f"sft_examples must be an integer >= 1 and <= {n_ordinary}, got 10000"):
         training.select_sft_examples(sft, 10_000)
 
 
@@ -358,10 +355,15 @@ def test_nll_term_is_trls_rpo_loss():
 
 
 @pytest.mark.parametrize("field, value", [("beta", 0.0), ("learning_rate", -1e-4), ("nll_weight", -1.0),
-                                          ("batch_size", 0)])
+                                          ("batch_size", 0), ("max_steps", 0), ("beta", "high")])
 def test_bad_dpo_settings_name_themselves(field, value):
-    with pytest.raises(ValueError, match=f"{field}={value!r}"):
+    with pytest.raises(ParameterError, match=rf"^{field} must be .*, got {re.escape(repr(value))}$"):
         training.DPORunConfig(**{field: value})
+
+
+def test_every_bad_dpo_setting_is_named_at_once():
+    with pytest.raises(ParameterError, match="^beta must .*; grad_accum must .*, got 0$"):
+        training.DPORunConfig(beta=-1, grad_accum=0)
 
 
 def test_the_margin_splits_into_the_severity_digit_and_the_rest_and_adds_up(tiny_sft, tmp_path, monkeypatch):

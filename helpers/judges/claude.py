@@ -1,10 +1,9 @@
 """The Claude judge: the Anthropic Messages API through the official `anthropic` SDK.
 
-This file exists because calling a paid, rate-limited remote judge needs machinery the rubric judge does not:
-prompts and JSON schemas for structured output, an on-disk cache (a re-run costs nothing), bounded concurrency,
-the SDK's retries, the Message Batches API, token and cost estimates, and strict reading of replies. A call that
-still fails after the SDK's retries, or whose reply cannot be read, is recorded as a failure, never as a verdict
-or a score.
+Calling a paid, rate-limited remote judge needs machinery the rubric judge does not: an on-disk cache (a re-run
+costs nothing), bounded concurrency, the SDK's retries, the Message Batches API and token and cost estimates. What
+is asked lives in prompts.py, how replies are read in replies.py. A call that still fails after the SDK's retries,
+or whose reply cannot be read, is recorded as a failure, never as a verdict or a score.
 
 The API key is read by the SDK from the environment only; this module never prints, logs or stores it.
 """
@@ -19,115 +18,23 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from helpers.judges.common import Faithfulness, Score, Verdict
+from helpers.judges.common import Faithfulness, JudgeResult, Score, Verdict
+from helpers.judges.prompts import JUDGE_PROMPT_VERSION, compare_request, faithfulness_request, score_request
+from helpers.judges.replies import (
+    JudgeCallError,
+    api_error,
+    parse_reply,
+    read_faithfulness,
+    read_point_score,
+    read_winner,
+    why_unreachable,
+)
 from helpers.paths import ARTIFACTS
 from helpers.progress import tqdm
-from helpers.task import RUBRIC, _first_json_object
 
-JUDGE_PROMPT_VERSION = "v1"
 # USD per million tokens, for the printed estimate only; check the current price list before a large run.
 PRICE_PER_MTOK = {"claude-opus-4-7": (5.0, 25.0)}
-MAX_RESPONSE_CHARS = 2000
 OUTPUT_TOKENS_PER_REQUEST = 80  # for the estimate: a one-sentence rationale and a verdict or a score
-
-_RUBRIC_TEXT = "\n".join(f"- {k}: {v}" for k, v in RUBRIC.items())
-JUDGE_SYSTEM = (
-    "You are a senior site-reliability engineer grading answers to an incident-triage task. The model under test "
-    "reads an incident report and must answer with exactly one JSON object: "
-    '{"severity": "SEV1|SEV2|SEV3|SEV4", "component": "<service named in the report>", '
-    '"summary": "<one sentence with only facts from the report>"}.\nSeverity rubric:\n' + _RUBRIC_TEXT + "\n"
-    "Judge, in order of importance: a valid JSON answer in the required shape; the right severity; the right "
-    "component; a summary that states only facts found in the report; concision. Be strict and impartial: the "
-    "order in which answers are shown and their length must not sway you."
-)
-COMPARE_SCHEMA = {
-    "type": "object",
-    "properties": {"rationale": {"type": "string"}, "winner": {"type": "string", "enum": ["A", "B", "tie"]}},
-    "required": ["rationale", "winner"], "additionalProperties": False,
-}
-FAITH_SCHEMA = {
-    "type": "object",
-    "properties": {"rationale": {"type": "string"}, "score": {"type": "integer", "enum": [1, 2, 3, 4, 5]}},
-    "required": ["rationale", "score"], "additionalProperties": False,
-}
-# An enum, not minimum/maximum: structured outputs reject numeric bounds on integers.
-SCORE_SCHEMA = {
-    "type": "object",
-    "properties": {"rationale": {"type": "string"}, "score": {"type": "integer", "enum": list(range(1, 11))}},
-    "required": ["rationale", "score"], "additionalProperties": False,
-}
-
-
-def _clip(text: str) -> str:
-    text = text or ""
-    return text if len(text) <= MAX_RESPONSE_CHARS else text[:MAX_RESPONSE_CHARS] + " [... truncated]"
-
-
-def _reference(example: dict, use_reference: bool) -> str:
-    if not use_reference:
-        return ""
-    return (f"\nReference labels (from the dataset): severity {example['severity']}, "
-            f"component {example['component']}.")
-
-
-class JudgeCallError(RuntimeError):
-    """A judge call that failed after the SDK's retries, or whose reply could not be read."""
-
-
-def parse_reply(message) -> dict:
-    """The JSON object in a Messages API reply (structured output), read robustly: text blocks joined, code
-    fences and stray prose tolerated. Raises JudgeCallError when no usable object is there."""
-    if isinstance(message, (str, bytes)):  # the SDK hands back a non-JSON body (a proxy's HTML page) as text
-        raise JudgeCallError(f"reply is not a Messages API message: {str(message)[:80]!r}")
-    texts = [getattr(block, "text", "") for block in getattr(message, "content", None) or []
-             if getattr(block, "type", None) == "text"]
-    text = "\n".join(t for t in texts if t)
-    if not text.strip():
-        raise JudgeCallError("reply has no text content")
-    obj, _, _ = _first_json_object(text)
-    if obj is None:
-        raise JudgeCallError(f"reply is not JSON: {text[:120]!r}")
-    return obj
-
-
-def _winner(reply: dict) -> str:
-    winner = str(reply.get("winner", "")).strip()
-    normal = {"a": "A", "b": "B", "tie": "tie", "answer a": "A", "answer b": "B"}.get(winner.lower())
-    if normal is None:
-        raise JudgeCallError(f"reply has no winner A, B or tie: {str(reply)[:120]}")
-    return normal
-
-
-def _int_score(reply: dict, low: int, high: int) -> int:
-    """The reply's "score" when it is a JSON integer from low to high (not a string, a float or a boolean)."""
-    score = reply.get("score")
-    if type(score) is not int or not low <= score <= high:
-        raise JudgeCallError(f"reply has no integer score from {low} to {high}: {str(reply)[:120]}")
-    return score
-
-
-def _faith_score(reply: dict) -> int:
-    return _int_score(reply, 1, 5)
-
-
-def _point_score(reply: dict) -> int:
-    return _int_score(reply, 1, 10)
-
-
-def _api_error(err: Exception) -> str:
-    """One line naming an SDK error (its class and HTTP status), without its body."""
-    status = getattr(err, "status_code", None)
-    return f"HTTP {status} {type(err).__name__}" if status else type(err).__name__
-
-
-def _why_unreachable(err: Exception) -> str:
-    """_api_error plus, for a connection error, the network's own reason ("[Errno 111] Connection refused"), one
-    line. It comes from the socket layer (httpx), which never sees the API key."""
-    if getattr(err, "status_code", None) is not None:
-        return _api_error(err)  # an HTTP status says enough; its body is left out
-    cause = err.__cause__ or err.__context__
-    reason = " ".join(str(cause).split())[:100] if cause is not None and str(cause) else ""
-    return f"{_api_error(err)} ({reason})" if reason else _api_error(err)
 
 
 class ClaudeJudge:
@@ -168,33 +75,18 @@ class ClaudeJudge:
 
     # -- requests --------------------------------------------------------------------------------------------
     def _compare_request(self, example: dict, first: str, second: str) -> dict:
-        user = (f"Incident report:\n{example['report']}{_reference(example, self.use_reference)}\n\n"
-                f"Answer A:\n{_clip(first)}\n\nAnswer B:\n{_clip(second)}\n\n"
-                "Which answer is better? Reply with JSON: a one-sentence rationale, then winner \"A\", \"B\" or "
-                "\"tie\".")
-        return self._params(user, COMPARE_SCHEMA)
+        return compare_request(self.model, self.max_tokens, example, first, second, self.use_reference)
 
     def _faith_request(self, example: dict, response: str) -> dict:
-        user = (f"Incident report:\n{example['report']}\n\nAnswer:\n{_clip(response)}\n\n"
-                "Rate the answer's faithfulness to the report from 1 to 5: 5 = every fact it states is in the "
-                "report; 1 = mostly invented or no usable content. Reply with JSON: a one-sentence rationale, "
-                "then score.")
-        return self._params(user, FAITH_SCHEMA)
+        return faithfulness_request(self.model, self.max_tokens, example, response)
 
     def _score_request(self, example: dict, response: str) -> dict:
-        user = (f"Incident report:\n{example['report']}{_reference(example, self.use_reference)}\n\n"
-                f"Answer:\n{_clip(response)}\n\n"
-                "Score the answer from 1 to 10 against the rubric: 10 = a valid JSON answer in the required shape "
-                "with the right severity, the right component and a concise one-sentence summary that states only "
-                "facts from the report; 1 = no usable answer. For this score the severity matters most: an answer "
-                "with the right severity scores above any answer with a wrong one (6 or more vs 5 or less), "
-                "however well formatted. Reply with JSON: a one-sentence rationale, then score (an integer).")
-        return self._params(user, SCORE_SCHEMA)
+        return score_request(self.model, self.max_tokens, example, response, self.use_reference)
 
-    def _params(self, user: str, schema: dict) -> dict:
-        return {"model": self.model, "max_tokens": self.max_tokens, "system": JUDGE_SYSTEM,
-                "messages": [{"role": "user", "content": user}],
-                "output_config": {"format": {"type": "json_schema", "schema": schema}}}
+    def _compare_requests(self, example: dict, response_a: str, response_b: str) -> tuple[dict, dict]:
+        """The two requests of one comparison: a shown first, then b shown first."""
+        return (self._compare_request(example, response_a, response_b),
+                self._compare_request(example, response_b, response_a))
 
     def _cache_path(self, params: dict) -> Path:
         key = json.dumps({"v": JUDGE_PROMPT_VERSION, **params}, sort_keys=True)
@@ -212,7 +104,7 @@ class ClaudeJudge:
             try:
                 validate(reply)
             except JudgeCallError:
-                return None  # an unusable reply cached by an older version: ask again
+                return None  # a cached reply that fails today's check: ask again
         return reply
 
     def _store(self, path: Path, reply: dict) -> None:
@@ -231,7 +123,7 @@ class ClaudeJudge:
     def _connection_failed(self, err: Exception) -> None:
         with self._lock:
             self._connection_errors += 1
-            self._unreachable_why = _why_unreachable(err)
+            self._unreachable_why = why_unreachable(err)
 
     def _check_reachable(self) -> None:
         """Raise JudgeCallError, without calling, once `unreachable_after` calls in a row got no connection."""
@@ -257,9 +149,9 @@ class ClaudeJudge:
             message = self.client.messages.create(**params)
         except anthropic.APIConnectionError as err:
             self._connection_failed(err)
-            raise JudgeCallError(f"{_why_unreachable(err)} after retries") from None
+            raise JudgeCallError(f"{why_unreachable(err)} after retries") from None
         except anthropic.APIError as err:  # an HTTP error status, or a reply the SDK could not read
-            raise JudgeCallError(f"{_api_error(err)} after retries") from None
+            raise JudgeCallError(f"{api_error(err)} after retries") from None
         self._count_usage(message)
         reply = parse_reply(message)
         if validate is not None:
@@ -273,14 +165,15 @@ class ClaudeJudge:
 
     # -- public interface ----------------------------------------------------------------------------------
     def compare(self, example: dict, response_a: str, response_b: str) -> Verdict:
+        ab_params, ba_params = self._compare_requests(example, response_a, response_b)
         try:
-            ab = self._call(self._compare_request(example, response_a, response_b), _winner)
-            ba = self._call(self._compare_request(example, response_b, response_a), _winner)
-            first = {"A": "a", "B": "b", "tie": "tie"}[_winner(ab)]
-            second = {"A": "b", "B": "a", "tie": "tie"}[_winner(ba)]  # swapped order: A is response_b
+            ab = self._call(ab_params, read_winner)
+            ba = self._call(ba_params, read_winner)
+            first = {"A": "a", "B": "b", "tie": "tie"}[read_winner(ab)]
+            second = {"A": "b", "B": "a", "tie": "tie"}[read_winner(ba)]  # swapped order: A is response_b
         except JudgeCallError as err:
             self._failed()
-            return Verdict(None, "judge call failed", self.name, failed=True, error=str(err))
+            return Verdict.failure(self.name, str(err))
         details = {"order_ab": first, "order_ba": second, "position_disagreement": first != second}
         if first == second:
             return Verdict(first, str(ab.get("rationale", ""))[:500], self.name, details=details)
@@ -295,15 +188,15 @@ class ClaudeJudge:
             value = read(reply)
         except JudgeCallError as err:
             self._failed()
-            return result(None, "judge call failed", self.name, failed=True, error=str(err))
+            return result.failure(self.name, str(err))
         return result(value, str(reply.get("rationale", ""))[:500], self.name)
 
     def faithfulness(self, example: dict, response: str) -> Faithfulness:
-        return self._pointwise(self._faith_request(example, response), _faith_score, Faithfulness)
+        return self._pointwise(self._faith_request(example, response), read_faithfulness, Faithfulness)
 
     def score(self, example: dict, response: str) -> Score:
         """One answer on its own, 1-10 against the rubric (JUDGE_SYSTEM), or a failed Score with score None."""
-        return self._pointwise(self._score_request(example, response), _point_score, Score)
+        return self._pointwise(self._score_request(example, response), read_point_score, Score)
 
     def _many(self, fn, items, desc, progress):
         with ThreadPoolExecutor(self.concurrency) as pool:
@@ -342,10 +235,10 @@ class ClaudeJudge:
                 counted.append(self.client.messages.count_tokens(**to_count).input_tokens)
         except anthropic.APIConnectionError as err:
             self._connection_failed(err)
-            return {"error": f"estimate not computed: token count failed: {_why_unreachable(err)}",
+            return {"error": f"estimate not computed: token count failed: {why_unreachable(err)}",
                     "requests": len(todo)}
         except anthropic.APIError as err:
-            return {"error": f"estimate not computed: token count failed: {_api_error(err)}", "requests": len(todo)}
+            return {"error": f"estimate not computed: token count failed: {api_error(err)}", "requests": len(todo)}
         input_tokens = int(sum(counted) / len(counted) * len(todo))
         output_tokens = len(todo) * OUTPUT_TOKENS_PER_REQUEST
         price_in, price_out = PRICE_PER_MTOK.get(self.model, (0.0, 0.0))
@@ -357,8 +250,7 @@ class ClaudeJudge:
         """Token and cost estimate for comparing `items` (two calls each, one per order), from the SDK's token
         counting on a sample of requests; cached requests cost nothing and are left out. On an API error:
         {"error": "estimate not computed: <one line>", "requests": n} instead of raising."""
-        return self._estimate([self._compare_request(ex, first, second) for ex, a, b in items
-                               for first, second in ((a, b), (b, a))], sample)
+        return self._estimate([p for item in items for p in self._compare_requests(*item)], sample)
 
     def estimate_scores(self, items: list[tuple[dict, str]], sample: int = 5) -> dict:
         """The same estimate for score_many(items): one request per (example, response). On an API error:
@@ -384,11 +276,11 @@ class ClaudeJudge:
             batch = self.client.messages.batches.create(
                 requests=[{"custom_id": cid, "params": params} for cid, (params, _) in pending.items()])
         except anthropic.APIError as err:
-            return dict.fromkeys(pending, f"batch not created: {_why_unreachable(err)} after retries")
+            return dict.fromkeys(pending, f"batch not created: {why_unreachable(err)} after retries")
         try:
             return self._batch_results(batch, pending, validate, poll_s, timeout_s)
         except anthropic.APIError as err:  # the connection was lost while waiting: the batch's id says where it is
-            return dict.fromkeys(pending, f"batch {batch.id} not read: {_why_unreachable(err)} after retries")
+            return dict.fromkeys(pending, f"batch {batch.id} not read: {why_unreachable(err)} after retries")
 
     def _batch_results(self, batch, pending: dict, validate, poll_s: float, timeout_s: float) -> dict[str, str]:
         deadline = time.monotonic() + timeout_s
@@ -418,33 +310,32 @@ class ClaudeJudge:
             del errors[entry.custom_id]
         return errors
 
+    def _judge_batch(self, items: list[tuple], requests_of: Callable[..., tuple[dict, ...]], judge_one: Callable,
+                     read: Callable[[dict], object], result: type[JudgeResult], poll_s: float,
+                     timeout_s: float) -> list:
+        """Judge `items` through the Message Batches API: send every item's requests (`requests_of(*item)`) in one
+        batch, which fills the cache, then answer each item with `judge_one(*item)` from the cache. An item with a
+        request that failed in the batch comes back as a failed `result` (no live call)."""
+        per_item = [requests_of(*item) for item in items]
+        errors = self._batch([p for requests in per_item for p in requests], read, poll_s, timeout_s)
+        results = []
+        for item, requests in zip(items, per_item, strict=True):
+            error = next((errors[k] for k in (self._cache_path(p).stem for p in requests) if k in errors), None)
+            if error is None:
+                results.append(judge_one(*item))  # from the cache
+            else:
+                self._failed()
+                results.append(result.failure(self.name, error))
+        return results
+
     def compare_batch(self, items: list[tuple[dict, str, str]], poll_s: float = 30.0,
                       timeout_s: float = 24 * 3600) -> list[Verdict]:
         """compare() for many items through the Message Batches API. Fills the same cache, then answers from it;
         an item with a request that failed in the batch comes back as a failed verdict (no live call)."""
-        pairs = [(self._compare_request(ex, a, b), self._compare_request(ex, b, a)) for ex, a, b in items]
-        errors = self._batch([p for pair in pairs for p in pair], _winner, poll_s, timeout_s)
-        verdicts = []
-        for item, pair in zip(items, pairs, strict=True):
-            error = next((errors[k] for k in (self._cache_path(p).stem for p in pair) if k in errors), None)
-            if error is None:
-                verdicts.append(self.compare(*item))  # from the cache
-            else:
-                self._failed()
-                verdicts.append(Verdict(None, "judge call failed", self.name, failed=True, error=error))
-        return verdicts
+        return self._judge_batch(items, self._compare_requests, self.compare, read_winner, Verdict, poll_s, timeout_s)
 
     def score_batch(self, items: list[tuple[dict, str]], poll_s: float = 30.0,
                     timeout_s: float = 24 * 3600) -> list[Score]:
         """score() for many items through the Message Batches API, like compare_batch()."""
-        requests = [self._score_request(ex, response) for ex, response in items]
-        errors = self._batch(requests, _point_score, poll_s, timeout_s)
-        scores = []
-        for item, params in zip(items, requests, strict=True):
-            error = errors.get(self._cache_path(params).stem)
-            if error is None:
-                scores.append(self.score(*item))  # from the cache
-            else:
-                self._failed()
-                scores.append(Score(None, "judge call failed", self.name, failed=True, error=error))
-        return scores
+        return self._judge_batch(items, lambda ex, response: (self._score_request(ex, response),), self.score,
+                                 read_point_score, Score, poll_s, timeout_s)

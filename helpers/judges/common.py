@@ -1,17 +1,14 @@
-"""What every judge returns, and how a notebook picks a judge.
+"""What every judge returns, and the checks applied to it where it enters the workbook.
 
-This file exists so the result types (`Verdict` for a pairwise judgement, `Faithfulness` and `Score` for
-judgements of one answer) and `make_judge` are shared by the rubric judge and the Claude judge without either
-importing the other. A failed judgement is always a failed result (`failed=True`, the value None, the error
-kept), never a number or a winner; `checked_verdicts` and `checked_scores` enforce that on whatever a judge returns,
-where its output enters the workbook.
+The result types are `Verdict` (a pairwise judgement), `Faithfulness` and `Score` (judgements of one answer). A
+failed judgement is always a failed result (`failed=True`, the value None, the error kept), never a number or a
+winner; `checked_verdicts` and `checked_scores` enforce that on whatever a judge returns.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import os
 from dataclasses import asdict, dataclass, field, replace
 
 from helpers.checks import show
@@ -20,70 +17,56 @@ VERDICTS = ("a", "b", "tie")
 
 
 @dataclass
-class Verdict:
+class JudgeResult:
+    """The fields every judgement has after its value: the judge's reason, the judge's name, and whether it failed
+    (then the value is None and `error` says why)."""
+
+    rationale: str
+    judge: str
+    failed: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def failure(cls, judge: str, error: str, rationale: str = "judge call failed"):
+        """A failed result of this type: no value, the error kept."""
+        return cls(None, rationale, judge, failed=True, error=error)
+
+
+# The value comes first in each result (Verdict("a", rationale, judge)). A dataclass puts the fields of its later
+# bases first, so each result lists its value's class after JudgeResult.
+@dataclass
+class _Winner:
+    winner: str | None
+
+
+@dataclass
+class _Value:
+    score: float | None
+
+
+@dataclass
+class Verdict(JudgeResult, _Winner):
     """The outcome of one pairwise judgement. `winner` is "a", "b", "tie", or None when the judge failed."""
 
-    winner: str | None
-    rationale: str
-    judge: str
-    failed: bool = False
-    error: str | None = None
     details: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
-class Faithfulness:
+class Faithfulness(JudgeResult, _Value):
     """A 1-5 faithfulness score (5: every fact in the answer is in the report), or None when the judge failed."""
 
-    score: int | None
-    rationale: str
-    judge: str
-    failed: bool = False
-    error: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    score: int | None  # narrows _Value.score; keeps its place first
 
 
 @dataclass
-class Score:
+class Score(JudgeResult, _Value):
     """A pointwise score of one answer, on the judge's own scale (rubric: 0-7.5, Claude: 1-10; higher is better),
     or None when the judge failed. Scores are comparable between answers of one judge, not across judges."""
 
-    score: float | None
-    rationale: str
-    judge: str
-    failed: bool = False
-    error: str | None = None
     details: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def make_judge(kind: str = "auto", model: str = "claude-opus-4-7", concurrency: int = 4, use_batch_api: bool = False,
-               verbose: bool = True, **kwargs):
-    """"rubric", "claude", or "auto" (Claude when ANTHROPIC_API_KEY is set, else the rubric judge).
-    `concurrency`, `use_batch_api` and `kwargs` configure the Claude judge and are ignored by the rubric judge."""
-    # Imported here: both judge modules import the result types above.
-    from helpers.judges.claude import ClaudeJudge
-    from helpers.judges.rubric import RubricJudge
-
-    if kind == "auto":
-        kind = "claude" if os.environ.get("ANTHROPIC_API_KEY") else "rubric"
-        if verbose:
-            why = "ANTHROPIC_API_KEY is set" if kind == "claude" else "no ANTHROPIC_API_KEY in the environment"
-            print(f"judge: {kind} ({why})")
-    if kind == "rubric":
-        return RubricJudge()
-    if kind == "claude":
-        if not os.environ.get("ANTHROPIC_API_KEY") and "client" not in kwargs:
-            raise RuntimeError("the Claude judge needs ANTHROPIC_API_KEY in the environment (never in a notebook)")
-        return ClaudeJudge(model=model, concurrency=concurrency, use_batch_api=use_batch_api, **kwargs)
-    raise ValueError(f"unknown judge {kind!r}; choose 'auto', 'rubric' or 'claude'")
 
 
 # ----------------------------------------------------------------------------- checked at the boundary
@@ -170,8 +153,7 @@ def checked_score(result, judge_name: str, low: float = -math.inf, high: float =
     problem = score_problem(result, low, high)
     if problem is not None:
         kind = type(result) if isinstance(result, (Score, Faithfulness)) else kind
-        return kind(None, "judge returned an unusable score", judge_name, failed=True,
-                    error=_failure_error(judge_name, problem))
+        return kind.failure(judge_name, _failure_error(judge_name, problem), "judge returned an unusable score")
     if result.failed and not result.error:
         return replace(result, error=f"judge {judge_name} reported a failure without an error message")
     return result
@@ -193,7 +175,7 @@ def checked_verdicts(verdicts, n_expected: int, judge_name: str) -> list[Verdict
     `n_expected` failures (one error line naming the judge and both counts), never a shifted or truncated list."""
     problem = _count_problem(verdicts, n_expected, judge_name, "verdicts")
     if problem is not None:
-        return [Verdict(None, "judge returned a wrong number of verdicts", judge_name, failed=True, error=problem)
+        return [Verdict.failure(judge_name, problem, "judge returned a wrong number of verdicts")
                 for _ in range(n_expected)]
     return [checked_verdict(v, judge_name) for v in verdicts]
 
@@ -204,6 +186,5 @@ def checked_scores(scores, n_expected: int, judge_name: str, low: float = -math.
     kind=Faithfulness and FAITHFULNESS_RANGE). A batch with a wrong count becomes `n_expected` failures."""
     problem = _count_problem(scores, n_expected, judge_name, "scores")
     if problem is not None:
-        return [kind(None, "judge returned a wrong number of scores", judge_name, failed=True, error=problem)
-                for _ in range(n_expected)]
+        return [kind.failure(judge_name, problem, "judge returned a wrong number of scores") for _ in range(n_expected)]
     return [checked_score(s, judge_name, low, high, kind) for s in scores]

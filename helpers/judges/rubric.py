@@ -1,9 +1,8 @@
 """The rubric judge: deterministic rules over the task's gold labels and the report text, no API, no cost.
 
-This file exists so the offline judge (the default without ANTHROPIC_API_KEY, and the yardstick the Claude
-judge is checked against) can be read on its own: the fact check behind faithfulness, the pairwise rules of
-`RubricJudge.compare`, and the weights of the pointwise `RubricJudge.score` that a preference builder uses to
-rank N sampled answers per prompt.
+The offline judge (the default without ANTHROPIC_API_KEY, and the yardstick the Claude judge is checked against),
+readable on its own: the fact check behind faithfulness, the pairwise rules of `RubricJudge.compare`, and the
+weights of the pointwise `RubricJudge.score` that a preference builder uses to rank N sampled answers per prompt.
 """
 
 from __future__ import annotations
@@ -30,9 +29,8 @@ _COMMON_CAPS = {"The", "This", "Customers", "Users", "Support", "Status", "Data"
 #           + 1 * (faithfulness - 1) / 4                                   -> 0 .. 7.5
 # Severity is the decision a triage answer exists for, so its weight (4) is larger than all the other parts
 # together (1.5 + 1 + 1 = 3.5): an answer with the right severity always outranks one with the wrong severity,
-# whatever its format. (The pairwise rules of RubricJudge.compare check format first; that order inverted 7 of
-# 188 preference pairs, where a formatting slip beat the right severity.) Format comes next because an answer
-# the parser rejects is unusable downstream; component and faithfulness count one point each.
+# whatever its format (unlike RubricJudge.compare, whose rules check format first). Format comes next because an
+# answer the parser rejects is unusable downstream; component and faithfulness count one point each.
 SCORE_WEIGHTS = {"severity": 4.0, "format": 1.5, "component": 1.0, "faithfulness": 1.0}
 SCORE_MAX = sum(SCORE_WEIGHTS.values())
 # The parts from the heaviest down; equal weights keep the order of SCORE_WEIGHTS (component before faithfulness).

@@ -1,52 +1,24 @@
-"""Choosing (prompt, chosen, rejected) pairs from scored samples: the pair-construction strategies.
+"""Choosing (prompt, chosen, rejected) pairs from the sampling log: one function per strategy, behind `select_pairs`.
 
-- "two_temperatures": the course's recipe. The answers at temperature 0.7 and 1.2; the judge picks one in a
-  pairwise comparison. Ties and identical answers are dropped.
-- "best_vs_worst": N answers each scored on its own; chosen = the best score, rejected = the worst (the
-  RLHF-Workflow recipe; UltraFeedback-binarized pairs the best with a random other). Pairs whose score gap is below
-  `min_gap` or whose texts are near-identical are dropped: they teach little and pull both answers' likelihood down
-  together (likelihood displacement).
-- "best_vs_each_severity": chosen = the best score; one pair for each *other* severity among the answers at least
-  `min_gap` below it, rejected = the worst well-formed answer with that severity (a malformed one only when no
-  worse answer is well-formed: greedy decoding writes well-formed answers, so those are the mistakes to fix, not
-  the word salad a sample at temperature 1.2 sometimes is). Every severity mistake the model made on the prompt is
-  rejected once, so a prompt can give up to N - 1 pairs; all of a prompt's pairs go to the same train or
-  validation split.
-- "severity_contrast": chosen = the best answer when its severity is right; rejected = the same text with the
-  severity the model most often wrote instead on this prompt (among well-formed answers at least `min_gap` lower),
-  so the pair differs in the severity digit alone and DPO's margin cannot grow on the wording. The near-identical
-  filter does not apply to it (the texts differ by one character on purpose). Without such a mistake, the prompt
-  is paired as best_vs_worst pairs it. Measured on issue #15's data: the digit carried 64% of the reward margin
-  instead of 21%, and with 2 epochs at lr 3e-4 severity rose 0.60 -> 0.76 on 140 held-out reports (p < 0.001).
-
-`balance_severities` thins any strategy's pairs until every severity is chosen as often as it is rejected.
-
-Every prompt gets a pair record (best_vs_each_severity: one per pair), kept or dropped with the reason, so the
-data-quality report can count them.
-Pure functions over the sampling log: re-pairing with other thresholds costs no generation and no judge call.
-
-The judge's output in the log is checked again here, by the rules of `helpers.judges.checked_verdicts` and
-`checked_scores` (the log does not carry the judge's scale, so a number is only checked to be a real, finite one):
-a verdict other than a clean "a"/"b"/"tie", or a score that is not a number, drops the prompt as "judge_failed"
-(its error kept), never a pair. `to_dataset` refuses too few kept pairs with the reason, counted
-from the dropped records: every judge call failed, everything tied, or no prompts.
+Pure functions over the log, so re-pairing with other thresholds costs no generation and no judge call. Every prompt
+gets a pair record, kept or dropped with the reason, for the data-quality report; a judge result in the log that is
+not a clean verdict or a real number drops the prompt as "judge_failed", never makes a pair.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import random
 import re
 from collections import Counter
-from pathlib import Path
 
+from helpers import checks
+from helpers.judges import deciding_part
 from helpers.judges.common import VERDICTS, value_problem
 from helpers.preferences.report import pair_severities
 from helpers.task import build_messages, parse_response, unique_ids
 
 STRATEGIES = ("two_temperatures", "best_vs_worst", "best_vs_each_severity", "severity_contrast")
-TRIPLE_KEYS = ("prompt", "chosen", "rejected")
 
 
 def _normal(text: str) -> str:
@@ -102,15 +74,14 @@ def _course_problem(course: dict, judge: str) -> str | None:
 
 
 def _decided_by_scores(best: dict, worst: dict) -> str:
-    from helpers.judges import deciding_part
-
     if best.get("details") and "severity" in best["details"] and "severity" in (worst.get("details") or {}):
         return deciding_part(best["details"], worst["details"])  # the rubric judge: the part that differs
     return "score gap"
 
 
-def best_vs_worst(record: dict, min_gap: float, near_identical: float, rng: random.Random,
-                  strategy: str = "best_vs_worst") -> dict | list[dict]:
+def _ranked(record: dict, rng: random.Random) -> list[dict] | dict:
+    """The prompt's scored answers, worst first (equal scores in a random order, not always the first temperature),
+    or its "judge_failed" record when a logged score is unusable or fewer than two answers were scored."""
     problems = [p for s in record["samples"] if (p := _sample_problem(s, _judge(record)))]
     if problems:  # a score the judge never really gave: the prompt is a failure, not a ranking of the rest
         return _dropped(record, "judge_failed", error=problems[0] + ": recorded as a failure")
@@ -119,14 +90,19 @@ def best_vs_worst(record: dict, min_gap: float, near_identical: float, rng: rand
         errors = [s.get("error") for s in record["samples"] if s.get("error")]
         return _dropped(record, "judge_failed", error=errors[0] if errors else None)
     order = list(range(len(samples)))
-    rng.shuffle(order)  # equal scores: a random one, not always the first temperature
-    ranked = sorted(order, key=lambda i: samples[i]["score"])
-    worst, best = samples[ranked[0]], samples[ranked[-1]]
-    if strategy == "best_vs_each_severity" and (pairs := _each_severity(record, samples, ranked, best, min_gap,
-                                                                       near_identical)):
-        return pairs
-    if strategy == "severity_contrast" and (pair := _severity_contrast(record, samples, ranked, best, min_gap)):
-        return pair
+    rng.shuffle(order)
+    return [samples[i] for i in sorted(order, key=lambda i: samples[i]["score"])]
+
+
+def best_vs_worst(record: dict, rng: random.Random, min_gap: float, near_identical: float) -> dict:
+    """Chosen = the best-scored answer, rejected = the worst. A gap below `min_gap` or near-identical texts drop
+    the prompt: such pairs teach little and pull both answers' likelihood down together."""
+    ranked = _ranked(record, rng)
+    return ranked if isinstance(ranked, dict) else _best_vs_worst(record, ranked, min_gap, near_identical)
+
+
+def _best_vs_worst(record: dict, ranked: list[dict], min_gap: float, near_identical: float) -> dict:
+    worst, best = ranked[0], ranked[-1]
     gap = float(best["score"] - worst["score"])
     if gap == 0:
         return _dropped(record, "tie", "tie", gap)
@@ -137,12 +113,23 @@ def best_vs_worst(record: dict, min_gap: float, near_identical: float, rng: rand
     return _pair(record, best, worst, _decided_by_scores(best, worst), gap)
 
 
-def _each_severity(record: dict, samples: list[dict], ranked: list[int], best: dict, min_gap: float,
-                   near_identical: float) -> list[dict]:
-    """best_vs_each_severity's pairs (worst first within a severity); [] when there is none to make."""
+def best_vs_each_severity(record: dict, rng: random.Random, min_gap: float, near_identical: float) -> list[dict]:
+    """Chosen = the best answer; one pair per other severity among the answers at least `min_gap` below it, so
+    every severity mistake on the prompt is rejected once. Without such an answer: the best_vs_worst record."""
+    ranked = _ranked(record, rng)
+    if isinstance(ranked, dict):
+        return [ranked]
+    return (_each_severity(record, ranked, min_gap, near_identical)
+            or [_best_vs_worst(record, ranked, min_gap, near_identical)])
+
+
+def _each_severity(record: dict, ranked: list[dict], min_gap: float, near_identical: float) -> list[dict]:
+    """best_vs_each_severity's pairs (worst first), each rejecting the worst well-formed answer of its severity (a
+    malformed one only when no worse answer is well-formed: greedy decoding's mistakes are well-formed); [] when
+    there is none to make."""
+    best = ranked[-1]
     worst_of: dict[str | None, dict] = {}
-    for i in ranked:  # ascending score: the first answer seen for a severity is its worst
-        s = samples[i]
+    for s in ranked:  # ascending score: the first answer seen for a severity is its worst
         if best["score"] - s["score"] >= max(min_gap, 1e-9) and s["text"].strip() != best["text"].strip() \
                 and similarity(s["text"], best["text"]) < near_identical:
             parsed = parse_response(s["text"])
@@ -164,18 +151,27 @@ def with_severity(text: str, severity: str) -> str | None:
     return edited if n else None
 
 
-def _severity_contrast(record: dict, samples: list[dict], ranked: list[int], best: dict,
-                       min_gap: float) -> dict | None:
-    """severity_contrast's pair: the best answer against itself with the severity the model most often gave
-    instead (among well-formed answers scored at least `min_gap` lower and, where the judge says so, with the
-    severity wrong); None when there is no such answer or the best one's severity is not right or not editable."""
+def severity_contrast(record: dict, rng: random.Random, min_gap: float, near_identical: float) -> dict:
+    """Chosen = the best answer when its severity is right; rejected = the same text with the severity the model
+    most often wrote instead, so the pair differs in the severity alone and DPO's margin cannot grow on the wording.
+    Without such a mistake: the best_vs_worst record."""
+    ranked = _ranked(record, rng)
+    if isinstance(ranked, dict):
+        return ranked
+    return _severity_contrast(record, ranked, min_gap) or _best_vs_worst(record, ranked, min_gap, near_identical)
+
+
+def _severity_contrast(record: dict, ranked: list[dict], min_gap: float) -> dict | None:
+    """The contrast pair, the likeliest mistake counted among well-formed answers scored at least `min_gap` lower
+    (and not judged right on severity); None when there is none, or the best answer's severity is not right or
+    not editable. The near-identical filter does not apply: the texts differ by one character on purpose."""
+    best = ranked[-1]
     best_parsed = parse_response(best["text"])
     if not best_parsed.valid or (best.get("details") or {}).get("severity") is False:
         return None
     wrong: Counter = Counter()
     worst_score: dict[str, float] = {}
-    for i in ranked:  # ascending score
-        s = samples[i]
+    for s in ranked:  # ascending score
         parsed = parse_response(s["text"])
         if (best["score"] - s["score"] < max(min_gap, 1e-9) or not parsed.valid or parsed.severity is None
                 or parsed.severity == best_parsed.severity or (s.get("details") or {}).get("severity") is True):
@@ -190,11 +186,13 @@ def _severity_contrast(record: dict, samples: list[dict], ranked: list[int], bes
         return None
     rejected = {"text": edited, "temperature": None, "score": None}
     pair = _pair(record, best, rejected, "severity", float(best["score"] - worst_score[severity]))
-    pair["rejected_edit"] = f"{best_parsed.severity} -> {severity} ({wrong[severity]} of {len(samples)} answers)"
+    pair["rejected_edit"] = f"{best_parsed.severity} -> {severity} ({wrong[severity]} of {len(ranked)} answers)"
     return pair
 
 
 def two_temperatures(record: dict) -> dict:
+    """The course's recipe: of the answers at temperatures 0.7 and 1.2, the one the judge picked is chosen; ties
+    and identical answers are dropped."""
     course = record.get("course")
     if course is None:
         raise ValueError(f"record {record['id']}: no course comparison; the temperatures must include 0.7 and 1.2")
@@ -222,6 +220,17 @@ def available_strategies(records: list[dict]) -> list[str]:
     return [s for s in STRATEGIES if s != "two_temperatures" or all("course" in r for r in records)]
 
 
+def _prompt_pairs(record: dict, strategy: str, rng: random.Random, min_gap: float,
+                  near_identical: float) -> list[dict]:
+    """One prompt's pair records under `strategy`."""
+    if strategy == "two_temperatures":
+        return [two_temperatures(record)]
+    if strategy == "best_vs_each_severity":
+        return best_vs_each_severity(record, rng, min_gap, near_identical)
+    rule = best_vs_worst if strategy == "best_vs_worst" else severity_contrast
+    return [rule(record, rng, min_gap, near_identical)]
+
+
 def select_pairs(records: list[dict], reports: dict[str, str], strategy: str = "best_vs_worst",
                  min_gap: float = 1.0, near_identical: float = 0.98, seed: int = 0) -> list[dict]:
     """One pair record per prompt for `strategy` (best_vs_each_severity: one per rejected severity): status "kept"
@@ -229,20 +238,15 @@ def select_pairs(records: list[dict], reports: dict[str, str], strategy: str = "
     "near_identical", "identical", "judge_failed").
     `reports` maps example id -> report text (the prompt is rebuilt from it). A duplicate id among `records`, or
     a record with no report, is a ValueError naming the id."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"pair_strategy={strategy!r}: choose one of {', '.join(STRATEGIES)}")
-    if min_gap < 0:
-        raise ValueError(f"min_score_gap={min_gap!r} must be >= 0")
-    if not 0 < near_identical <= 1:
-        raise ValueError(f"near_identical={near_identical!r} must be in (0, 1]")
+    checks.all_of(lambda: checks.choice("pair_strategy", strategy, STRATEGIES),
+                  lambda: checks.number("min_score_gap", min_gap, minimum=0),
+                  lambda: checks.fraction("near_identical", near_identical, high_open=False))
     unique_ids(records, "select_pairs", "every prompt must appear once (prefs.latest_records keeps the last "
                "record of each)")
     rng = random.Random(seed)
     out = []
     for record in records:
-        made = (two_temperatures(record) if strategy == "two_temperatures"
-                else best_vs_worst(record, min_gap, near_identical, rng, strategy))
-        for pair in made if isinstance(made, list) else [made]:
+        for pair in _prompt_pairs(record, strategy, rng, min_gap, near_identical):
             if pair["status"] == "kept":
                 if record["id"] not in reports:
                     raise ValueError(f"select_pairs: no report for example id {record['id']!r} in `reports`")
@@ -252,19 +256,12 @@ def select_pairs(records: list[dict], reports: dict[str, str], strategy: str = "
 
 
 def balance_severities(pairs: list[dict], seed: int = 0) -> list[dict]:
-    """The kept pairs thinned so that every severity is chosen exactly as often as it is rejected.
+    """The kept pairs thinned so that every severity is chosen exactly as often as it is rejected: DPO can then
+    lower its loss only by reading the report, not by favouring a severity everywhere.
 
-    DPO can lower its loss in two ways: by reading the report (SEV2 here, SEV3 there) or by simply answering the
-    severities that are chosen more often than rejected, everywhere. Measured on issue #15's data: with SEV4
-    pushed down by 32 pairs, the DPO model found SEV4 on 6 of 30 unseen SEV4 reports instead of 24. Balancing
-    removed that push (`report.severity_push`) but not a drift toward SEV2, and did not make the severity gain
-    significant (Session B's table); it is an option, off by default.
-
-    For every two severities a and b, as many "a over b" pairs are kept as there are "b over a" pairs (a seeded
-    random choice among the more numerous), so each pair's lesson is cancelled by its mirror image on a report of
-    the other severity unless the model reads the report. Pairs with the same severity on both sides (decided by
-    component, format or the summary) push no severity and are kept; a pair whose chosen or rejected answer has
-    no readable severity is dropped. Dropped pairs stay in the list with status "unbalanced"."""
+    For every two severities a and b, as many "a over b" pairs are kept as "b over a" (a seeded random choice among
+    the more numerous). Pairs with one severity on both sides are kept; pairs with an unreadable severity are
+    dropped. Dropped pairs stay in the list with status "unbalanced"."""
     rng = random.Random(seed)
     edges: dict[tuple, list[int]] = {}
     for i, p in enumerate(pairs):
@@ -287,85 +284,3 @@ def balance_severities(pairs: list[dict], seed: int = 0) -> list[dict]:
             p = {k: p[k] for k in ("id", "severity", "hard_case", "decided_by", "score_gap")} | {"status": "unbalanced"}
         out.append(p)
     return out
-
-
-def triples(pairs: list[dict]) -> list[dict]:
-    """Only the kept pairs, as {"prompt", "chosen", "rejected"} rows."""
-    return [{k: p[k] for k in TRIPLE_KEYS} for p in pairs if p.get("status") == "kept"]
-
-
-DROP_REASONS = {"judge_failed": "the judge call failed", "tie": "tied", "identical": "identical answers (a tie)",
-                "small_gap": "score gap below min_score_gap", "near_identical": "near-identical answers",
-                "unbalanced": "dropped to balance the severities"}
-
-
-def why_too_few(pairs: list[dict]) -> str:
-    """Why these pair records keep no (or few) pairs, one line, from the statuses of the dropped ones: no prompts;
-    every judge call failed (the key or the network); every pair tied; or the count of each reason."""
-    dropped = Counter(p.get("status") for p in pairs if p.get("status") != "kept")
-    n = len(pairs)
-    if n == 0:
-        return "there were no prompts (check n_pref_prompts and the prefs split)"
-    failed = dropped.get("judge_failed", 0)
-    if failed == n:
-        error = next((p["error"] for p in pairs if p.get("error")), None)
-        return (f"every judge call failed ({failed} of {n} prompts)" + (f", e.g. {error}" if error else "")
-                + ": check ANTHROPIC_API_KEY and the network, then re-run (failed calls are retried)")
-    ties = dropped.get("tie", 0) + dropped.get("identical", 0)
-    if ties == n:
-        return (f"every pair tied ({ties} of {n} prompts): the answers do not differ enough for the judge; "
-                "sample at more temperatures or use best_vs_worst")
-    if not dropped:
-        return f"all {n} prompts gave a pair, and that is too few: use more prompts (n_pref_prompts)"
-    counts = ", ".join(f"{count} {DROP_REASONS.get(status, status)}" for status, count in dropped.most_common())
-    hint = ("; most judge calls failed: check ANTHROPIC_API_KEY and the network, then re-run" if failed > n / 2
-            else "; see the data-quality report, or lower min_score_gap")
-    return f"dropped: {counts}{hint}"
-
-
-def to_dataset(pairs: list[dict], val_fraction: float = 0.1, seed: int = 0, min_pairs: int = 1):
-    """Validated triples as a DatasetDict with a held-out "validation" split (split by example, seeded). Fewer than
-    `min_pairs` kept pairs is a PreferenceDataError that says why (`why_too_few`)."""
-    from datasets import Dataset, DatasetDict
-
-    from helpers.preferences.validation import PreferenceDataError, validate_preferences
-
-    if not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction={val_fraction!r} must be in [0, 1)")
-    kept = [p for p in pairs if p.get("status") == "kept"]
-    if len(kept) < max(1, min_pairs):
-        what = "no usable preference pairs" if not kept else f"only {len(kept)} usable preference pairs"
-        need = f" (min_pairs={min_pairs})" if min_pairs > 1 else ""
-        raise PreferenceDataError(f"{what} among {len(pairs)} prompts{need}: nothing to train on; "
-                                  f"{why_too_few(pairs)}")
-    rows = triples(kept)
-    validate_preferences(rows)
-    ids = sorted({p["id"] for p in kept})  # by prompt: a prompt's pairs all go to one side
-    random.Random(seed).shuffle(ids)
-    n_val = int(round(len(ids) * val_fraction)) if len(ids) > 1 else 0
-    val_ids = set(ids[:n_val])
-    train = [row for row, p in zip(rows, kept, strict=True) if p["id"] not in val_ids]
-    val = [row for row, p in zip(rows, kept, strict=True) if p["id"] in val_ids]
-    features = _features()
-
-    def split(rows: list[dict]):  # from_list([]) loses the columns ("Keys mismatch ... {} (target)")
-        return Dataset.from_dict({k: [row[k] for row in rows] for k in TRIPLE_KEYS}, features=features)
-
-    return DatasetDict({"train": split(train), "validation": split(val)})
-
-
-def _features():
-    from datasets import Features, List, Value
-
-    msgs = List({"role": Value("string"), "content": Value("string")})
-    return Features({"prompt": msgs, "chosen": msgs, "rejected": msgs})
-
-
-def write_triples(pairs: list[dict], path) -> Path:
-    """The kept pairs with their metadata, one JSON object per line (what DPO trains on, and why each was kept)."""
-    path = Path(path)
-    with path.open("w", encoding="utf-8") as f:
-        for p in pairs:
-            if p.get("status") == "kept":
-                f.write(json.dumps(p, ensure_ascii=False) + "\n")
-    return path

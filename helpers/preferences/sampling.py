@@ -1,13 +1,7 @@
-"""N answers per prompt from the SFT model, each scored on its own by a judge, kept in a resumable log.
+"""N answers per prompt from the SFT model, each scored by a judge, appended to a resumable log.
 
-This is the expensive half of building preference data (generation and judging); choosing pairs from the scored
-samples is cheap and lives in `pairing.py`, so a learner can try another pairing rule without sampling again.
-
-One JSONL record per prompt is appended (and fsynced) as soon as its generation batch is scored, so an interrupted build
-resumes where it stopped and loses no finished prompt. A judge call that fails is recorded as a failure (score
-None), never as a score; the next run re-scores only those answers, from the samples already in the log.
-When the temperatures include 0.7 and 1.2, the course's recipe (the judge picks between those two) is judged in
-the same pass, so both recipes come from the same samples at no extra sampling cost.
+The expensive half of building preference data; pairing (`pairing.py`) reads the log, so trying another pairing
+rule costs no generation. A failed judge call is logged as a failure, never a score, and retried on the next run.
 """
 
 from __future__ import annotations
@@ -21,6 +15,8 @@ from pathlib import Path
 from helpers.cache import adapter_digest, content_hash, exclusive
 from helpers.generation import sample_n
 from helpers.judges import checked_scores, checked_verdict, checked_verdicts, score_range
+from helpers.paths import REPO_ROOT
+from helpers.preferences.files import read_records, repair_torn_tail
 from helpers.progress import tqdm
 from helpers.task import format_prompt, unique_ids
 
@@ -28,37 +24,8 @@ COURSE_TEMPERATURES = (0.7, 1.2)  # the course's recipe: one answer at each, the
 
 
 def chunk_seed(seed: int, ids: list[str]) -> int:
+    """The sampling seed of one chunk of prompts: the run's seed and the chunk's ids, so a resumed run agrees."""
     return seed + int(hashlib.sha256("|".join(ids).encode()).hexdigest()[:8], 16)
-
-
-def read_records(path: str | Path) -> list[dict]:
-    """A builder's log: one record per prompt. A torn last line from an interrupted write is ignored."""
-    from helpers.preferences.validation import PreferenceDataError
-
-    path = Path(path)
-    if not path.exists():
-        return []
-    records = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if lineno == len(lines):
-                break  # the run was interrupted mid-write; that prompt is redone
-            raise PreferenceDataError(f"{path.name}:{lineno}: not valid JSON") from None
-    return records
-
-
-def repair_torn_tail(path: Path) -> None:
-    """Cut a last line left incomplete by an interrupted write, so appended records start on a fresh line."""
-    if not path.exists():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        path.write_bytes(data[: data.rfind(b"\n") + 1])
 
 
 def latest_records(records: list[dict]) -> dict[str, dict]:
@@ -69,8 +36,6 @@ def latest_records(records: list[dict]) -> dict[str, dict]:
 def log_path(sft_adapter, judge_name: str, settings: dict) -> Path:
     """Where a build keeps its resumable log: artifacts/preferences/<hash of what determines the samples>, the
     SFT adapter by the content of its weights, not its path (a model retrained into the same folder is new)."""
-    from helpers.paths import REPO_ROOT
-
     key = content_hash({"sft_sha": adapter_digest(sft_adapter), "judge": judge_name, **settings}, n=12)
     return REPO_ROOT / "artifacts" / "preferences" / key / "samples.jsonl"
 
@@ -139,9 +104,9 @@ def sample_and_score(examples: list[dict], model, tokenizer, judge, out_path: st
     "temperature", "score", "failed", "error", "rationale", "details"}], "status": "scored" | "judge_failed"},
     plus, when the temperatures include 0.7 and 1.2, "course": the judge's pairwise verdict between those two
     (shown in a random order). The seed is drawn per chunk of `chunk_size` prompts, and records are appended after
-    every generation batch (batch_size // N prompts), so a kill loses one batch at most (about 6 s of work on a
-    2-core CPU). Re-running resumes: prompts already scored for the same example content are skipped, failed
-    judge calls are retried. One build writes a log at a time (a second one waits, then finds the work done).
+    every generation batch (batch_size // N prompts), so a kill loses one batch at most. Re-running resumes:
+    prompts already scored for the same example content are skipped, failed judge calls are retried. One build
+    writes a log at a time (a second one waits, then finds the work done).
     Returns the latest record of every example asked for, in input order.
     """
     if len(temperatures) < 2:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from helpers import checks
 from helpers.preferences.validation import PreferenceDataError, validate_preferences
+from helpers.task import read_jsonl
 
 LOCAL_KINDS = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}
 
@@ -19,10 +21,8 @@ def load_ultrafeedback(source: str = "HuggingFaceH4/ultrafeedback_binarized", sp
     "rejected": [...], "id", "score_chosen", "score_rejected"}; every row is validated. `limit` (>= 1) keeps the
     first rows only. A bad input is one line: the parameter and its value, or the file and what is wrong with it.
     """
-    from helpers import checks
-
     if limit is not None:
-        checks.count("limit", limit)  # limit=-1 used to return 0 rows without a word
+        checks.count("limit", limit)
     path = Path(source).expanduser()
     if path.exists() or path.suffix in LOCAL_KINDS or str(source).startswith((".", "/", "~")):
         ds = _read_local(path.resolve())
@@ -51,8 +51,6 @@ def _read_local(path: Path):
     """A local file's rows: JSONL through the workbook's reader (file:line for bad JSON, bad bytes, repeated keys),
     parquet and JSON through `datasets`, whose errors become one line naming the file."""
     from datasets import load_dataset
-
-    from helpers.task import read_jsonl
 
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist (a local UltraFeedback file: .parquet, .jsonl or .json)")

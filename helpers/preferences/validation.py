@@ -1,19 +1,16 @@
 """Checking preference rows before they reach the trainer: every bad row is named with its reason.
 
-Triples are in TRL's conversational format: "prompt" is a list of messages (system + user), "chosen" and
-"rejected" are one-message lists with the assistant's answer. Plain-string rows are accepted too.
+Rows are TRL triples, conversational (message lists: prompt = system + user, chosen and rejected = one assistant
+message) or plain strings.
 """
 
 from __future__ import annotations
 
-TRIPLE_KEYS = ("prompt", "chosen", "rejected")
+TRIPLE_KEYS = ("prompt", "chosen", "rejected")  # a TRL preference row, in this order
 
 
 class PreferenceDataError(ValueError):
     """Preference rows that must not reach the trainer; the message lists every bad row with its reason."""
-
-
-# ----------------------------------------------------------------------------- validation
 
 
 def _message_problem(messages, what: str, roles: tuple[str, ...]) -> str | None:

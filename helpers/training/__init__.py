@@ -1,15 +1,18 @@
 """Training over TRL's trainers, one job per file.
 
-- `sft`: the week-2 SFT bootstrap (LoRA, SFTTrainer), cached, when the learner brings no adapter.
-- `dpo`: DPO on the SFT policy with the frozen SFT adapter as reference (DPOTrainer), resumable.
-- `monitor`: KL(pi_theta || pi_ref) on held-out prompts, the log as a table, health flags.
+- `cli`: `python -m helpers.training dpo|sweep --config ...`: a YAML run config read and checked, then the run.
+- `sweep`: several DPO settings on the same pairs, each judged on held-out prompts.
+- `dpo`: DPO on the SFT policy with the frozen SFT adapter as reference (DPOTrainer), resumable; TRL's loss.
 - `credit`: where a pair's reward margin comes from (the severity digit or the rest of the answer).
 - `card`: the run card.
-- `cli`: `python -m helpers.training dpo --config ...`.
+- `sft`: the week-2 SFT bootstrap (LoRA, SFTTrainer), cached, when the learner brings no adapter.
+- `monitor`: KL(pi_theta || pi_ref) on held-out prompts, the log as a table, health flags.
+- `common`: what SFT and DPO share (LoRA setup, compact LM head, cache keys, the memory callback).
 
-Every trainer config goes through `helpers.models.precision_kwargs()` (bf16 autocast only where native). Gradient
-checkpointing is on (issue #12): it recomputes activations, 1.31x the DPO step time, and keeps Session B's kernel
-within 3 GB resident on a CPU (`DPORunConfig.gradient_checkpointing=False` trades the memory back for speed).
+A module imports only the ones below it (`a | b`: neither imports the other):
+    `__init__`, `__main__` > cli > sweep > dpo | credit | card > sft | monitor > common
+Every trainer config takes its precision from `helpers.models.precision_kwargs()` (bf16 autocast only where native),
+and gradient checkpointing is on by default (less memory for more time).
 """
 
 from helpers.paths import ARTIFACTS, REPO_ROOT
@@ -34,6 +37,7 @@ from helpers.training.dpo import (
     run_key,
     train_dpo,
     trained_tokens,
+    trl_dpo_loss,
 )
 from helpers.training.monitor import kl_callback_class, log_frame, policy_ref_kl, ref_adapter, training_health
 from helpers.training.sft import (
@@ -52,4 +56,4 @@ __all__ = ["ARTIFACTS", "LORA_TARGETS", "REPO_ROOT", "SFT_SELECTIONS", "DPORunCo
     "margin_by_part", "margin_summary",
     "policy_ref_kl", "preference_hash", "ref_adapter", "resolve_sft_adapter", "run_from_config", "run_key",
     "select_sft_examples", "sft_records", "train_dpo", "train_sft", "trained_tokens", "training_health",
-    "write_run_card"]
+    "trl_dpo_loss", "write_run_card"]

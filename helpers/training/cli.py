@@ -7,10 +7,18 @@ instead of a StopIteration from deep inside `datasets` minutes later.
 
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from helpers import checks
+from helpers.adapters import AdapterError, ModelNotFoundError, read_adapter
+from helpers.models import load_tokenizer
+from helpers.preferences import PreferenceDataError, read_preferences, to_dataset, validate_preferences
+from helpers.task import format_prompt, load_split
 from helpers.training.dpo import DPORunConfig, train_dpo
+from helpers.training.sweep import run_sweep_from_config
 
 CONFIG_KEYS = ("preferences", "val_fraction", "out_dir", "kl_prompts_from_eval", "dpo")
 
@@ -61,76 +69,31 @@ def load_config(path: str | Path) -> dict:
 
 
 def run_config(spec: dict, path: str | Path) -> DPORunConfig:
-    """The `dpo:` block as a DPORunConfig; an unknown field or a value out of range names the config file."""
-    from helpers import checks
-
+    """The `dpo:` block as a DPORunConfig; an unknown field, a value out of range (DPORunConfig's own rules) or an
+    SFT adapter that is missing or broken (helpers.adapters.read_adapter) names the config file."""
     path = Path(path).expanduser().resolve()
     dpo = spec.get("dpo") or {}
     known = {f.name for f in fields(DPORunConfig)}
     unknown = sorted(str(k) for k in dpo if k not in known)
     if unknown:
         raise ConfigError(f"{path}: dpo: unknown field(s) {', '.join(unknown)} (see helpers.training.DPORunConfig)")
-    values = {f.name: f.default for f in fields(DPORunConfig) if isinstance(f.default, (int, float))} | dpo
-    try:  # named checks first: DPORunConfig's own would fail on a string with "'>' not supported ..."
-        rules = {"beta": checks.positive, "learning_rate": checks.positive, "epochs": checks.positive,
-                 "nll_weight": lambda n, v: checks.number(n, v, minimum=0),
-                 "kl_prompts": lambda n, v: checks.count(n, v, minimum=0),
-                 **dict.fromkeys(("batch_size", "grad_accum", "eval_steps", "save_steps", "logging_steps",
-                                  "max_length"), checks.count)}
-        for name, rule in rules.items():
-            if name in values:
-                rule(name, values[name])
-        steps = values.get("max_steps", -1)
-        if steps != -1 and not (checks.is_int(steps) and steps >= 1):
-            raise checks.ParameterError(f"max_steps must be -1 (run the epochs) or an integer >= 1, "
-                                        f"got {checks.show(steps)}")
+    try:
         config = DPORunConfig(**dpo)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"{path}: dpo: {err}") from None
     if not config.sft_adapter:
         raise ConfigError(f"{path}: dpo.sft_adapter is empty: DPO starts from an SFT adapter (train one first)")
-    adapter = Path(config.sft_adapter).expanduser().resolve()
-    if not (adapter / "adapter_config.json").is_file():
-        raise ConfigError(f"{path}: dpo.sft_adapter {adapter} holds no adapter_config.json (not a PEFT adapter)")
-    return config
-
-
-def read_preferences(prefs_path: str | Path, config_path: str | Path = "") -> tuple[list, list[int]]:
-    """(records, the line each came from) of a preferences JSONL: a builder's log or plain triples.
-
-    A missing, empty or non-UTF-8 file is one line naming it (and the line of the bad byte); `read_records` alone
-    returns [] for a missing file, which later surfaced as a StopIteration."""
-    from helpers.preferences import PreferenceDataError, read_records
-
-    path = Path(prefs_path).expanduser().resolve()
-    named_in = f" (`preferences` in {Path(config_path).expanduser().resolve()})" if config_path else ""
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: preferences file not found{named_in}; build it with "
-                                "notebooks/02_preferences_and_dpo.ipynb (Session B) or fix the path")
-    if not path.is_file():
-        raise PreferenceDataError(f"{path}: is not a file{named_in}")
-    data = path.read_bytes()
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise PreferenceDataError(f"{path}:{line}: not UTF-8 (byte 0x{data[err.start]:02x}); "
-                                  "save it as UTF-8") from None
-    records = read_records(path)
-    if not records:
-        raise PreferenceDataError(f"{path}: no preference rows (the file is empty or holds only blank lines){named_in}")
-    lines = [n for n, line in enumerate(text.splitlines(), 1) if line.strip()][: len(records)]
-    return records, lines
+        read_adapter(config.sft_adapter)
+    except (ModelNotFoundError, AdapterError) as err:
+        raise ConfigError(f"{path}: dpo.sft_adapter: {err}") from None
+    return config
 
 
 def prepare_run(path: str | Path) -> PreparedRun:
     """Read and check everything a run needs (config, preferences, held-out prompts); no model is loaded yet,
     except the tokenizer for the KL prompts."""
     from datasets import Dataset
-
-    from helpers import checks
-    from helpers.preferences import PreferenceDataError, to_dataset, validate_preferences
-    from helpers.task import format_prompt, load_split
 
     spec = load_config(path)
     config = run_config(spec, path)
@@ -158,8 +121,6 @@ def prepare_run(path: str | Path) -> PreparedRun:
         train, val = Dataset.from_list(records), None
     kl_prompts = None
     if n_kl:
-        from helpers.models import load_tokenizer
-
         tok = load_tokenizer(config.model_name)
         kl_prompts = [format_prompt(tok, e["report"]) for e in load_split("eval")[-n_kl:]]
     return PreparedRun(config, train, val, kl_prompts, out_dir)
@@ -174,11 +135,8 @@ def run_from_config(path: str | Path) -> dict:
 
 
 def main(argv=None) -> int:
-    import argparse
-    import sys
-
-    from helpers.models import ModelNotFoundError
-
+    """`dpo --config FILE` trains (exit status 2 and one line on stderr for bad input); `sweep --config FILE` runs
+    the sweep and prints its table."""
     parser = argparse.ArgumentParser(description="Train DPO from a YAML config (also under `accelerate launch`).")
     sub = parser.add_subparsers(dest="command", required=True)
     dpo = sub.add_parser("dpo")
@@ -188,8 +146,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "sweep":
         import pandas as pd
-
-        from helpers.training.sweep import run_sweep_from_config
 
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(run_sweep_from_config(args.config))

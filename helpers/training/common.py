@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from helpers.cache import content_hash
 from helpers.cache import last_checkpoint as last_checkpoint  # re-exported: SFT and DPO resume with it
+from helpers.models import trim_heap
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 def compact_lm_head(enabled: bool = True) -> None:
-    """Score only the completion positions in TRL's fused LM head, on every device.
+    """Score only the completion positions in TRL's fused LM head (SFT and DPO), on every device.
 
-    TRL 1.16's fused LM head (SFT and DPO) projects only the positions whose label is not -100 ("compact") when
-    Triton is available, and every position (prompt and padding too) elsewhere, because on Neuron a varying number
-    of positions recompiles the graph. On a CPU that costs the 28M-parameter head over the whole prompt, forward,
-    backward and in the reference pass: `make bench` measured a DPO step 1.43x faster compact. The log-probs are the
-    same (tests/test_training.py checks). The per-tile kernels (Triton or torch) are chosen separately and are not
-    touched. `enabled=False` restores TRL's own choice.
+    TRL does so only where Triton is available and projects every position (prompt and padding too) elsewhere, which
+    on a CPU spends the LM head on the whole prompt; the log-probs are the same (tests/test_training.py checks). The
+    per-tile kernels are chosen separately and not touched. `enabled=False` restores TRL's own choice.
     """
     import trl.trainer.utils as trl_utils
     from trl.kernels.chunked_logprob import _use_triton
@@ -43,15 +41,9 @@ def library_versions() -> dict:
 
 
 def release_memory_callback():
-    """A TrainerCallback that trims the C heap after every optimizer step and evaluation (models.trim_heap).
-
-    Why: micro-batches of varying length leave the allocator's freed pages fragmented, and resident memory crept
-    up step after step: measured on a Zen 5 (bf16, DPO micro-batch 1), 1.4 -> 2.4 GB over 32 steps without it,
-    1.2 -> 1.5 GB with it.
-    """
+    """A TrainerCallback that trims the C heap after every optimizer step and evaluation (models.trim_heap): micro-
+    batches of varying length fragment the allocator's freed pages, and resident memory creeps up step after step."""
     from transformers import TrainerCallback
-
-    from helpers.models import trim_heap
 
     class ReleaseMemory(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):

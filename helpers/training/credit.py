@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import torch
 
+from helpers.dpo_math import completion_token_logps
+from helpers.models import release_memory
+from helpers.training.monitor import policy_with_reference, ref_adapter
 from helpers.training.sft import severity_positions
 
 
 def _answer_logps(model, tokenizer, prompt: list[dict], answer: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token log-probabilities of the answer's tokens (split from the prompt the way TRL's DPOTrainer splits
     them) and the mask of its severity digit."""
-    from helpers.dpo_math import completion_token_logps
-
     logps, target = completion_token_logps(model, tokenizer, prompt, answer)
     return logps, severity_positions(target[None], tokenizer)[0]
 
@@ -29,8 +30,6 @@ def margin_by_part(model, tokenizer, rows: list[dict], beta: float, ref_context=
     active adapter is the policy; `ref_context(model)` runs it as the reference (default: its "ref" adapter).
     A DataFrame with columns margin, severity digit, rest of the answer, severity share."""
     import pandas as pd
-
-    from helpers.training.monitor import ref_adapter
 
     ref_context = ref_context or ref_adapter
     was_training = model.training
@@ -66,10 +65,7 @@ def margin_summary(frame) -> dict:
 def adapter_margins(model_name: str, sft_adapter, dpo_adapter, rows: list[dict], beta: float):
     """`margin_by_part` for a trained DPO adapter against its SFT reference, on `rows` (e.g. the validation
     pairs); the model is loaded for this and released after."""
-    from helpers.models import release_memory
-    from helpers.training.dpo import _policy_with_reference
-
-    model, tokenizer = _policy_with_reference(model_name, sft_adapter, dpo_adapter)
+    model, tokenizer = policy_with_reference(model_name, sft_adapter, dpo_adapter)
     try:
         return margin_by_part(model, tokenizer, rows, beta)
     finally:

@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
 
-from helpers.cache import adapter_digest, content_hash
-from helpers.models import DEFAULT_MODEL, load_model, precision_kwargs, precision_used, release_memory
+from helpers import checks
+from helpers.cache import adapter_digest, content_hash, exclusive
+from helpers.models import (
+    DEFAULT_MODEL,
+    load_model,
+    load_tokenizer,
+    precision_kwargs,
+    precision_used,
+    read_adapter,
+    release_memory,
+)
 from helpers.paths import ARTIFACTS
+from helpers.preferences import validate_preferences
 from helpers.training.common import compact_lm_head, config_hash, last_checkpoint, release_memory_callback
-from helpers.training.monitor import kl_callback_class, log_frame, policy_ref_kl
+from helpers.training.monitor import kl_callback_class, log_frame, policy_ref_kl, policy_with_reference
 
 
 @dataclass
 class DPORunConfig:
     """Everything a DPO run needs besides the data; a notebook, a YAML file and `accelerate launch` all fill it.
 
-    The course's values are the starting point: 1 epoch, per-device batch 2, gradient accumulation 8, beta 0.1.
-    Its learning rate of 5e-6 is for full fine-tuning; a LoRA adapter has far fewer, zero-centred parameters
-    and needs a larger one: 1e-4 here, where one epoch of the full run's 216 training pairs is 14 optimizer steps
-    (measured on those pairs: 2e-5 reached severity 0.54 at KL 0.03 nats, 1e-4 with the NLL term 0.61 at 1.1).
+    The defaults start from the course's (1 epoch, beta 0.1); the learning rate is higher than its 5e-6 for full
+    fine-tuning, because a LoRA adapter has far fewer, zero-centred parameters. Bad values fail here, on one line.
     """
 
     model_name: str = DEFAULT_MODEL
@@ -35,9 +47,7 @@ class DPORunConfig:
     nll_weight: float = 0.0
     epochs: float = 1.0
     max_steps: int = -1
-    # pairs per micro-batch, in training and in evaluation: 2.18 GB peak vs 2.93 at 2, 11% fewer tokens/s (Zen 5,
-    # bf16). Evaluating 2 pairs at a time instead of 1 raised the peak of a 3-step run on the 48 longest pairs from
-    # 2.42 to 2.71-2.77 GB for 12% less evaluation time (3 x 26 s in the full run)
+    # pairs per micro-batch, in training and in evaluation: 1 keeps the peak memory low for a little speed
     batch_size: int = 1
     grad_accum: int = 16
     max_length: int = 512
@@ -48,13 +58,10 @@ class DPORunConfig:
     kl_max_new_tokens: int = 64
     kl_warn_nats: float = 5.0  # a visible warning when the KL estimate exceeds this
     compact_lm_head: bool = True  # LM head on completion tokens only (see compact_lm_head); False: TRL's default
-    # reference log-probs computed once, before training (TRL's precompute_ref_log_probs), so each evaluation skips
-    # the reference pass: the same losses, 13% less wall time on a 48-pair run with 3 evaluations, but on the full
-    # run only 1,394 -> 1,377 s; and that one pass over 455 pairs lifted Session B's kernel from 2.0 to 4.1 GB
-    # resident (Zen 5, bf16, 2026-11-29). Off: the reference runs with each micro-batch instead, within 3 GB.
+    # reference log-probs computed once before training (TRL's precompute_ref_log_probs): the same losses, a little
+    # less time, much more memory. Off: the reference runs with each micro-batch instead
     precompute_ref: bool = False
-    # recompute activations in the backward pass instead of keeping them: measured on a Zen 5 (bf16, micro-batch 1,
-    # 6 steps of 4) 2.04 GB peak resident vs 2.50, for 1.31x the time; what keeps Session B within 3 GB
+    # recompute activations in the backward pass instead of keeping them: less memory for more time
     gradient_checkpointing: bool = True
     report_to: str = "none"  # "none", "wandb", "trackio", "tensorboard" (when installed)
     seed: int = 0
@@ -62,39 +69,36 @@ class DPORunConfig:
     extra: dict = field(default_factory=dict)  # any other DPOConfig field, passed through
 
     def __post_init__(self):
-        rules = {"beta": (self.beta > 0, "> 0"), "learning_rate": (self.learning_rate > 0, "> 0"),
-                 "nll_weight": (self.nll_weight >= 0, ">= 0"), "epochs": (self.epochs > 0, "> 0"),
-                 "batch_size": (self.batch_size >= 1, ">= 1"), "grad_accum": (self.grad_accum >= 1, ">= 1")}
-        for name, (ok, rule) in rules.items():
-            if not ok:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be {rule}")
+        checks.all_of(*(partial(rule, name, getattr(self, name)) for name, rule in DPO_RULES.items()))
+
+
+# DPORunConfig's parameter rules (helpers.checks): every bad value in one ParameterError, before any model loads
+DPO_RULES = {"beta": checks.positive, "learning_rate": checks.positive, "epochs": checks.positive,
+         "nll_weight": partial(checks.number, minimum=0), "max_steps": checks.steps_or_all,
+         "kl_prompts": partial(checks.count, minimum=0),
+         **dict.fromkeys(("batch_size", "grad_accum", "eval_steps", "save_steps", "logging_steps", "max_length"),
+                         checks.count)}
 
 
 def load_sft_policy(model_name: str, sft_adapter: str):
     """The SFT policy as a trainable PEFT model. Continuing to train this adapter makes TRL keep a frozen copy
     of it as the "ref" adapter: the reference is the SFT model, not the base model."""
-    from helpers.models import ModelNotFoundError
-
     if not sft_adapter:
         raise ValueError("sft_adapter is empty: DPO starts from the SFT model (train or point to one first)")
-    if not (Path(sft_adapter) / "adapter_config.json").exists():
-        raise ModelNotFoundError(f"no SFT adapter at {sft_adapter} (expected adapter_config.json there); run the SFT "
-                                 "cells of notebooks/02_preferences_and_dpo.ipynb or fix `sft_adapter`")
+    read_adapter(sft_adapter)  # a missing or broken adapter: one line, before the base model loads
     model, tokenizer = load_model(model_name, adapter=sft_adapter, trainable_adapter=True)
     model.train()
     return model, tokenizer
 
 
 def dpo_args(config: DPORunConfig, output_dir: str | Path, has_eval: bool, **overrides):
-    """TRL's DPOConfig for a run: the workbook's choices (fp32 on CPU, no gradient checkpointing) plus
-    `config.extra`, then `overrides` (used by the benchmark to time TRL's own defaults)."""
-    import os
-
+    """TRL's DPOConfig for a run: the workbook's choices (bf16 autocast only where native, see `precision_kwargs`;
+    gradient checkpointing as `config.gradient_checkpointing` says, on by default; a cosine schedule) plus
+    `config.extra`, then `overrides` (the benchmark times TRL's own defaults with them)."""
     from trl import DPOConfig
 
-    # TRL stores precomputed reference log-probs in a datasets cache file that rank 0 writes and every rank reads;
-    # an in-memory dataset caches in a per-process temporary folder, so with several processes (accelerate
-    # launch) rank 1 cannot find it (FileNotFoundError, seen here): there the reference runs online instead.
+    # TRL keeps precomputed reference log-probs in a per-process cache file of an in-memory dataset, which the other
+    # ranks of `accelerate launch` cannot read: with several processes the reference runs online instead.
     precompute = config.precompute_ref and int(os.environ.get("WORLD_SIZE", "1")) == 1
     kwargs = dict(
         output_dir=str(output_dir), beta=config.beta, learning_rate=config.learning_rate,
@@ -119,8 +123,6 @@ def make_dpo_trainer(config: DPORunConfig, train_dataset, eval_dataset=None, out
     """TRL's DPOTrainer on the SFT policy, the reference being the frozen SFT adapter ("ref")."""
     from trl import DPOTrainer
 
-    from helpers.preferences import validate_preferences
-
     validate_preferences(list(train_dataset))  # bad rows stop here, listed, before any training
     if eval_dataset is not None:
         validate_preferences(list(eval_dataset))
@@ -133,6 +135,29 @@ def make_dpo_trainer(config: DPORunConfig, train_dataset, eval_dataset=None, out
     if "ref" not in trainer.model.peft_config:
         raise RuntimeError("TRL did not create the frozen 'ref' adapter; the reference would be the base model")
     return trainer
+
+
+def trl_dpo_loss(model, ref_model, tokenizer, triples: list[dict], beta: float, output_dir: str) -> float:
+    """The mean DPO loss that TRL's own DPOTrainer (loss_type="sigmoid") computes on `triples` in one batch, with
+    Session B's trainer settings: Session A checks `dpo_math.dpo_loss` against it.
+
+    `triples` are conversational: {"prompt": [messages], "chosen": [assistant msg], "rejected": [assistant msg]}.
+    """
+    checks.positive("beta", beta)
+    if not isinstance(triples, list) or not triples:
+        raise checks.ParameterError(f"triples must be a non-empty list of preference triples, "
+                                    f"got {checks.show(triples)}")
+    from datasets import Dataset
+    from trl import DPOTrainer
+
+    # one batch holding every triple, no truncation, and fp32: this checks the arithmetic, which bf16 would blur
+    args = dpo_args(DPORunConfig(beta=beta, batch_size=len(triples)), output_dir, has_eval=False, max_length=None,
+                    bf16=False, fp16=False)
+    trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=Dataset.from_list(triples),
+                         processing_class=tokenizer)
+    batch = next(iter(trainer.get_train_dataloader()))
+    with torch.no_grad():
+        return float(trainer.compute_loss(trainer.model, batch))
 
 
 def preference_hash(rows) -> str:
@@ -166,8 +191,6 @@ FINISHED = "finished"  # <checkpoint dir>/finished/: the final adapter and summa
 def _reuse_finished(ckpt_dir: Path, out_dir: Path) -> dict | None:
     """A finished run's summary, its adapter copied to out_dir/dpo_adapter; None when the run has not finished.
     A re-run of a finished run trains nothing: no step past the end, and the summary is the original one."""
-    import shutil
-
     done = ckpt_dir / FINISHED
     if not ((done / "train_summary.json").exists() and (done / "dpo_adapter" / "adapter_model.safetensors").exists()):
         return None
@@ -189,11 +212,6 @@ def train_dpo(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts
     content), so re-running the same training after an interruption resumes from the last complete checkpoint
     instead of starting over, and re-running a finished one reuses its result. One process trains a key at a time.
     """
-    import contextlib
-    import os
-
-    from helpers.cache import exclusive
-
     key = run_key(config, train_dataset, eval_dataset, kl_prompts)
     ckpt_dir = Path(config.checkpoint_dir or ARTIFACTS / "dpo" / key)
     out_dir = Path(out_dir or ckpt_dir)
@@ -203,26 +221,28 @@ def train_dpo(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts
     with exclusive(ckpt_dir, "this DPO run's checkpoints") if single else contextlib.nullcontext():
         summary = _reuse_finished(ckpt_dir, out_dir)
         if summary is None:
-            summary = _train_dpo(config, train_dataset, eval_dataset, kl_prompts, ckpt_dir, out_dir, callbacks)
+            summary, main_process = _train_dpo(config, train_dataset, eval_dataset, kl_prompts, ckpt_dir,
+                                               out_dir / "dpo_adapter", callbacks)
+            if main_process:  # under `accelerate launch`/torchrun only rank 0 writes
+                _write_results(summary, ckpt_dir, out_dir)
     return summary
 
 
-def _train_dpo(config, train_dataset, eval_dataset, kl_prompts, ckpt_dir: Path, out_dir: Path, callbacks) -> dict:
-    import shutil
-
+def _train_dpo(config, train_dataset, eval_dataset, kl_prompts, ckpt_dir: Path, adapter_dir: Path,
+               callbacks) -> tuple[dict, bool]:
+    """Train from the last complete checkpoint in ckpt_dir (if any) to the end, and save the adapter to adapter_dir
+    on rank 0; returns (the run's summary, whether this process is rank 0)."""
     data_hash = preference_hash(train_dataset)
     callbacks = list(callbacks or [])
     kl_cb = None
     if kl_prompts:
-        from helpers.models import load_tokenizer
-
         kl_cb = kl_callback_class()(load_tokenizer(config.model_name), kl_prompts, config.kl_max_new_tokens,
                                     config.kl_warn_nats, config.seed)
         callbacks.append(kl_cb)
     release_memory()  # whatever the previous phase freed (sampling, a deleted model) goes back first
     t_setup = time.perf_counter()
     trainer = make_dpo_trainer(config, train_dataset, eval_dataset, ckpt_dir, callbacks)
-    setup_seconds = time.perf_counter() - t_setup  # model loading and, by default, the reference log-probs pass
+    setup_seconds = time.perf_counter() - t_setup  # model loading and, if asked, the reference log-probs pass
     resume = last_checkpoint(ckpt_dir)
     if resume:
         print(f"resuming DPO training from {resume}")
@@ -231,16 +251,8 @@ def _train_dpo(config, train_dataset, eval_dataset, kl_prompts, ckpt_dir: Path, 
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - t0
-    final_eval = {}
-    if eval_dataset is not None and len(eval_dataset):
-        # the trainer evaluates at the last step already; a second pass over the same pairs would cost minutes
-        last = next((h for h in reversed(trainer.state.log_history) if "eval_loss" in h), None)
-        if last is not None and last.get("step") == trainer.state.global_step:
-            final_eval = {k: v for k, v in last.items() if k.startswith("eval_") or k == "epoch"}
-        else:
-            final_eval = trainer.evaluate()
-    adapter_dir = out_dir / "dpo_adapter"
-    main_process = trainer.is_world_process_zero()  # under `accelerate launch`/torchrun only rank 0 writes
+    final_eval = _final_eval(trainer, eval_dataset)
+    main_process = trainer.is_world_process_zero()
     if main_process:
         trainer.model.save_pretrained(adapter_dir, selected_adapters=["default"])
         trainer.processing_class.save_pretrained(adapter_dir)
@@ -261,15 +273,29 @@ def _train_dpo(config, train_dataset, eval_dataset, kl_prompts, ckpt_dir: Path, 
         "log_history": trainer.state.log_history + [h for h in (kl_cb.history if kl_cb else []) if h["step"] == 0],
         "config": asdict(config), "world_size": trainer.args.world_size, "precision": precision_used(),
     }
-    if main_process:
-        (out_dir / "train_summary.json").write_text(json.dumps(summary, indent=1, default=str))
-        # the finished marker last: a kill before this line leaves a run that resumes, never a half-finished one
-        done = ckpt_dir / FINISHED
-        shutil.copytree(adapter_dir, done / "dpo_adapter", dirs_exist_ok=True)
-        (done / "train_summary.json").write_text(json.dumps(summary, indent=1, default=str))
     del trainer
     release_memory()
-    return summary
+    return summary, main_process
+
+
+def _final_eval(trainer, eval_dataset) -> dict:
+    """The validation metrics at the last step: the trainer's own evaluation there if it ran one, else a new one."""
+    if eval_dataset is None or not len(eval_dataset):
+        return {}
+    last = next((h for h in reversed(trainer.state.log_history) if "eval_loss" in h), None)
+    if last is not None and last.get("step") == trainer.state.global_step:
+        return {k: v for k, v in last.items() if k.startswith("eval_") or k == "epoch"}
+    return trainer.evaluate()
+
+
+def _write_results(summary: dict, ckpt_dir: Path, out_dir: Path) -> None:
+    """The summary next to the adapter in out_dir, then the finished marker (adapter and summary) in ckpt_dir, last:
+    a kill before it leaves a run that resumes, never a half-finished one."""
+    text = json.dumps(summary, indent=1, default=str)
+    (out_dir / "train_summary.json").write_text(text)
+    done = ckpt_dir / FINISHED
+    shutil.copytree(summary["adapter"], done / "dpo_adapter", dirs_exist_ok=True)
+    (done / "train_summary.json").write_text(text)
 
 
 def beta_demo(config: DPORunConfig, train_dataset, betas, steps: int, kl_prompts: list[str], out_dir: Path):
@@ -283,17 +309,9 @@ def beta_demo(config: DPORunConfig, train_dataset, betas, steps: int, kl_prompts
                               "checkpoint_dir": ""})
         summary = train_dpo(cfg, train_dataset, None, kl_prompts=None, out_dir=Path(out_dir) / f"beta-{beta}")
         frame = log_frame(summary["log_history"])
-        policy, tok = _policy_with_reference(cfg.model_name, cfg.sft_adapter, summary["adapter"])
+        policy, tok = policy_with_reference(cfg.model_name, cfg.sft_adapter, summary["adapter"])
         kl = policy_ref_kl(policy, tok, kl_prompts, cfg.kl_max_new_tokens, seed=cfg.seed)
         rows.append({"beta": beta, "steps": steps,
                      "train reward margin": float(frame["rewards/margins"].dropna().iloc[-1]),
                      "train loss": float(frame["loss"].dropna().iloc[-1]), "KL(pi_theta || pi_ref)": kl})
     return pd.DataFrame(rows)
-
-
-def _policy_with_reference(model_name: str, sft_adapter, dpo_adapter):
-    """A PEFT model whose "default" adapter is the DPO policy and whose "ref" adapter is the SFT model."""
-    model, tokenizer = load_model(model_name, adapter=dpo_adapter, merge_adapter=False)
-    model.load_adapter(str(sft_adapter), adapter_name="ref")
-    model.set_adapter("default")
-    return model, tokenizer

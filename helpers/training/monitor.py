@@ -1,8 +1,13 @@
-"""Watching a DPO run: KL(pi_theta || pi_ref) on held-out prompts, the log as a table, plain-language health flags."""
+"""Watching a DPO run: KL(pi_theta || pi_ref) on held-out prompts (a trained adapter with its SFT reference too), the
+log as a table, plain-language health flags."""
 
 from __future__ import annotations
 
+import warnings
+
 import torch
+
+from helpers.models import load_model, trim_heap
 
 
 def ref_adapter(model):
@@ -35,7 +40,7 @@ def policy_ref_kl(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
     attention = torch.cat([enc.attention_mask, mask], 1)
     positions = (attention.cumsum(-1) - 1).clamp(min=0)
 
-    def logps():  # the LM head over the completion positions only (not the ~150 prompt tokens): 3x less memory
+    def logps():  # the LM head over the completion positions only: the prompt's logits would be thrown away
         logits = model(input_ids=out, attention_mask=attention, position_ids=positions,
                        logits_to_keep=completion.shape[1] + 1).logits[:, :-1]
         return torch.log_softmax(logits.float(), -1).gather(-1, completion.unsqueeze(-1)).squeeze(-1)
@@ -48,7 +53,16 @@ def policy_ref_kl(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
     return float((((policy - ref) * mask).sum(1)).mean())
 
 
+def policy_with_reference(model_name: str, sft_adapter, dpo_adapter):
+    """A PEFT model whose "default" adapter is the DPO policy and whose "ref" adapter is the SFT model."""
+    model, tokenizer = load_model(model_name, adapter=dpo_adapter, merge_adapter=False)
+    model.load_adapter(str(sft_adapter), adapter_name="ref")
+    model.set_adapter("default")
+    return model, tokenizer
+
+
 def kl_callback_class():
+    """The TrainerCallback class that measures KL(pi_theta || pi_ref) at each evaluation (transformers loads lazily)."""
     from transformers import TrainerCallback
 
     class KLCallback(TrainerCallback):
@@ -61,14 +75,10 @@ def kl_callback_class():
             self.trainer = None
 
         def measure(self, model, step: int) -> float:
-            from helpers.models import trim_heap
-
             trim_heap()  # what the evaluation just freed goes back before sampling, not on top of it
             kl = policy_ref_kl(model, self.tokenizer, self.prompts, self.max_new_tokens, seed=self.seed + step)
             self.history.append({"step": step, "eval_kl": kl})
             if kl > self.warn_nats:
-                import warnings
-
                 warnings.warn(f"KL(pi_theta || pi_ref) = {kl:.2f} nats at step {step} exceeds {self.warn_nats}: the "
                               "policy is drifting from the SFT reference (beta too low or learning rate too high?)",
                               stacklevel=2)

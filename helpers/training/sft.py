@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
+from itertools import chain, zip_longest
 from pathlib import Path
 
 import torch
 
+from helpers import checks
+from helpers.adapters import read_adapter
 from helpers.cache import adapter_digest, content_hash, exclusive
-from helpers.models import DEFAULT_MODEL, load_model, precision_kwargs, release_memory
+from helpers.models import DEFAULT_MODEL, load_model, precision_kwargs, precision_used, release_memory
 from helpers.paths import ARTIFACTS, repo_path
 from helpers.task import build_messages, format_answer
 from helpers.training.common import (
@@ -38,10 +42,8 @@ def train_sft(examples: list[dict], output_dir: str | Path, model_name: str = DE
     """LoRA SFT with TRL's SFTTrainer on gold answers; returns the adapter folder (output_dir/adapter).
 
     `severity_weight` > 1 weights the loss on the severity digit of each answer (see severity_weighted_trainer).
-    Checkpoints every `save_steps` optimizer steps and resumes from the newest one when re-run.
-    Micro-batches of 2 answers, 4 accumulated (8 per step), with gradient checkpointing: measured on an AMD EPYC
-    Zen 5 with bf16 autocast, 32 answers took 21.5 s and 5.3 GB peak resident at batch 8, 17.7 s and 2.8 GB at
-    2 x 4, and 26.5 s and 1.8 GB at 2 x 4 with checkpointing (what keeps Session B within 3 GB).
+    Checkpoints every `save_steps` optimizer steps and resumes from the newest one when re-run. Small micro-batches
+    and gradient checkpointing keep the peak memory low, for some speed.
     """
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -62,9 +64,7 @@ def train_sft(examples: list[dict], output_dir: str | Path, model_name: str = DE
     trainer_class = severity_weighted_trainer(tokenizer, severity_weight) if severity_weight != 1 else SFTTrainer
     trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(sft_records(examples)),
                          processing_class=tokenizer, peft_config=lora_config(r=lora_r),
-                         # the heap crept up step after step as in DPO: 2.1 -> 3.2 GB over 93 steps (248 answers x 3
-                         # epochs, Zen 5, bf16) made the bootstrap SFT Session B's peak
-                         callbacks=[release_memory_callback()])
+                         callbacks=[release_memory_callback()])  # the heap creeps up step after step, as in DPO
     trainer.train(resume_from_checkpoint=last_checkpoint(output_dir))
     adapter_dir = output_dir / "adapter"
     trainer.model.save_pretrained(adapter_dir)
@@ -89,14 +89,9 @@ def severity_positions(labels: torch.Tensor, tokenizer) -> torch.Tensor:
 def severity_weighted_trainer(tokenizer, weight: float):
     """TRL's SFTTrainer with the severity digit's token loss weighted `weight` times.
 
-    Why: the severity is one token of a ~50-token answer, so in the usual token-averaged loss it carries ~2% of
-    the gradient, and the model memorises the summaries (copied from the report) long before it learns to read
-    the severity. Measured here (AMD EPYC, 2 cores): 160 gold answers x 2 epochs at lr 5e-4 or 2e-3 learned the
-    format and the component (token accuracy 0.95) but not the severity: on its own training reports the
-    model's next-token probabilities for SEV1..SEV4 stayed near 1/4 each, and greedy answers collapsed onto SEV2
-    (99 and 140 of 140 eval reports). Weight 10 was not enough (SEV2 121/140; 313 answers x 2 epochs: SEV1
-    139/140); weight 50 with a constant learning rate gave severity 0.48 on the 140 eval reports. The loss stays
-    a sum over the answer's tokens divided by their count.
+    Why: the severity is one token of a ~50-token answer, so a token-averaged loss gives it a tiny share of the
+    gradient, and the model memorises the summaries long before it learns to read the severity. The loss stays a
+    sum over the answer's tokens divided by their count.
     """
     from trl import SFTTrainer
 
@@ -127,10 +122,6 @@ def bootstrap_sft(examples: list[dict], model_name: str = DEFAULT_MODEL, cache_r
     For learners who bring no week-2 adapter. A re-run with the same data and settings reuses the cached adapter;
     an interrupted run resumes from its last checkpoint.
     """
-    import inspect
-
-    from helpers.models import precision_used
-
     # every setting the adapter depends on, defaults included, and the precision it trains in
     defaults = {k: p.default for k, p in inspect.signature(train_sft).parameters.items()
                 if p.default is not inspect.Parameter.empty and k not in ("model_name", "report_to", "save_steps")}
@@ -157,13 +148,9 @@ def bootstrap_sft(examples: list[dict], model_name: str = DEFAULT_MODEL, cache_r
 def resolve_sft_adapter(sft_adapter: str, examples: list[dict], model_name: str = DEFAULT_MODEL,
                         **train_kwargs) -> Path:
     """The learner's own week-2 adapter when `sft_adapter` is set (checked), else the bootstrapped one."""
-    from helpers.models import ModelNotFoundError
-
     if sft_adapter:
         path = repo_path(sft_adapter)  # relative paths from the repository root, in Lab as in the runner
-        if not (path / "adapter_config.json").exists():
-            raise ModelNotFoundError(f"sft_adapter={sft_adapter!r}: no adapter_config.json in {path}. Point it at "
-                                     "your week-2 LoRA adapter folder, or leave it empty to bootstrap one here")
+        read_adapter(path)
         return path
     return bootstrap_sft(examples, model_name=model_name, **train_kwargs)
 
@@ -175,17 +162,11 @@ def select_sft_examples(examples: list[dict], n: int, selection: str = "ordinary
     """The gold answers the bootstrap SFT trains on: `n` of the `sft` split, either from the ordinary scenarios
     only ("ordinary": the hard cases, whose wording points the wrong way, are left for preference data to teach)
     or from all of them ("all"), taken in turn from each severity (file order within one), so the classes stay
-    balanced while every class has examples left. A skewed selection (52 SEV3 vs 30 SEV4 among the first 160
-    ordinary ones) gave a model that answered SEV3 to 29 of 32 held-out reports."""
-    from itertools import chain, zip_longest
-
-    if selection not in SFT_SELECTIONS:
-        raise ValueError(f"sft_selection={selection!r}: choose one of {', '.join(SFT_SELECTIONS)}")
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"sft_examples={n!r} must be a positive integer")
+    balanced while every class has examples left: a skewed selection teaches the majority severity."""
+    checks.all_of(lambda: checks.choice("sft_selection", selection, SFT_SELECTIONS),
+                  lambda: checks.count("sft_examples", n))
     pool = [e for e in examples if not e.get("hard_case")] if selection == "ordinary" else list(examples)
-    if n > len(pool):
-        raise ValueError(f"sft_examples={n} but the sft split has only {len(pool)} {selection} examples")
+    checks.count("sft_examples", n, maximum=len(pool))  # at most the examples there are in the chosen selection
     by_severity: dict[str, list[dict]] = {}
     for e in pool:
         by_severity.setdefault(e["severity"], []).append(e)

@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from helpers import stats
+from helpers.evaluation import adapter_scores
+from helpers.models import load_tokenizer
+from helpers.preferences import read_preferences, to_dataset
+from helpers.task import format_prompt, load_split
 from helpers.training.dpo import DPORunConfig, train_dpo
 from helpers.training.monitor import log_frame
 
@@ -20,9 +25,6 @@ def dpo_sweep(base: DPORunConfig, variants: dict[str, dict], train_dataset, eval
     held-out format and severity with 95% bootstrap intervals, the severity change against SFT with a sign
     test, the last validation reward margin and accuracy, and the last KL(pi_theta || pi_ref). A DataFrame."""
     import pandas as pd
-
-    from helpers import stats
-    from helpers.evaluation import adapter_scores
 
     out_dir = Path(out_dir)
     hard = [bool(e.get("hard_case")) for e in eval_examples]
@@ -62,11 +64,6 @@ def run_sweep_from_config(path: str | Path):
     `variants` ({name: {field: value}}), `train_pairs` (use the first n training pairs; 0 = all), `eval_prompts`
     (first n of the eval split), `kl_prompts_from_eval`, `val_fraction`, `out_dir`."""
     import yaml
-
-    from helpers.models import load_tokenizer
-    from helpers.preferences import to_dataset
-    from helpers.task import format_prompt, load_split
-    from helpers.training.cli import read_preferences
 
     spec = yaml.safe_load(Path(path).read_text())
     base = DPORunConfig(**spec.get("dpo", {}))
