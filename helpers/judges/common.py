@@ -12,6 +12,7 @@ import numbers
 from dataclasses import asdict, dataclass, field, replace
 
 from helpers.checks import show
+from helpers.secrets import redact
 
 VERDICTS = ("a", "b", "tie")
 
@@ -25,6 +26,11 @@ class JudgeResult:
     judge: str
     failed: bool = False
     error: str | None = None
+
+    def __post_init__(self):
+        # every way a result is made (a judge, failure(), replace(), the checks) passes here: no key in `error`
+        if isinstance(self.error, str):
+            self.error = redact(self.error)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -129,6 +135,12 @@ def score_problem(result, low: float = -math.inf, high: float = math.inf) -> str
     return value_problem(result.score, low, high)
 
 
+def _redacted(result):
+    """`result`, or a copy with its error redacted when a judge set the field after making it."""
+    error = result.error
+    return replace(result, error=redact(error)) if isinstance(error, str) and redact(error) != error else result
+
+
 def _failure_error(name: str, problem: str) -> str:
     return f"judge {name} {problem}: recorded as a failure"
 
@@ -143,7 +155,7 @@ def checked_verdict(verdict, judge_name: str) -> Verdict:
                        error=_failure_error(judge_name, problem), details=details if isinstance(details, dict) else {})
     if verdict.failed and not verdict.error:
         return replace(verdict, error=f"judge {judge_name} reported a failure without an error message")
-    return verdict
+    return _redacted(verdict)
 
 
 def checked_score(result, judge_name: str, low: float = -math.inf, high: float = math.inf,
@@ -156,7 +168,7 @@ def checked_score(result, judge_name: str, low: float = -math.inf, high: float =
         return kind.failure(judge_name, _failure_error(judge_name, problem), "judge returned an unusable score")
     if result.failed and not result.error:
         return replace(result, error=f"judge {judge_name} reported a failure without an error message")
-    return result
+    return _redacted(result)
 
 
 def _count_problem(results, n_expected: int, judge_name: str, what: str) -> str | None:

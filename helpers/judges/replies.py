@@ -1,17 +1,22 @@
 """Reading what the Messages API sends back: the JSON object in a reply, the winner or score in it, and an SDK
 error in one line. Anything that cannot be used raises JudgeCallError, which the judge records as a failure.
 
-Error lines name the error's class, HTTP status and network reason, never its body or the request's headers, so
-they cannot carry the API key.
+Error lines name the error's class, HTTP status and network reason, never its body or the request's headers; and
+every error line and JudgeCallError message passes through `redact`, so a malformed key quoted by the HTTP layer
+("Illegal header value b'sk-ant-...\\n'") is never shown, logged or saved.
 """
 
 from __future__ import annotations
 
+from helpers.secrets import redact
 from helpers.task import first_json_object
 
 
 class JudgeCallError(RuntimeError):
-    """A judge call that failed after the SDK's retries, or whose reply could not be read."""
+    """A judge call that failed after the SDK's retries, or whose reply could not be read. Its message is redacted."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(redact(message))
 
 
 def parse_reply(message) -> dict:
@@ -58,14 +63,14 @@ def read_point_score(reply: dict) -> int:
 def api_error(err: Exception) -> str:
     """One line naming an SDK error (its class and HTTP status), without its body."""
     status = getattr(err, "status_code", None)
-    return f"HTTP {status} {type(err).__name__}" if status else type(err).__name__
+    return redact(f"HTTP {status} {type(err).__name__}" if status else type(err).__name__)
 
 
 def why_unreachable(err: Exception) -> str:
     """api_error plus, for a connection error, the network's own reason ("[Errno 111] Connection refused"), one
-    line. It comes from the socket layer (httpx), which never sees the API key."""
+    line. It comes from the HTTP layer, which quotes a malformed header (a key pasted with a newline): redacted."""
     if getattr(err, "status_code", None) is not None:
         return api_error(err)  # an HTTP status says enough; its body is left out
     cause = err.__cause__ or err.__context__
     reason = " ".join(str(cause).split())[:100] if cause is not None and str(cause) else ""
-    return f"{api_error(err)} ({reason})" if reason else api_error(err)
+    return redact(f"{api_error(err)} ({reason})" if reason else api_error(err))

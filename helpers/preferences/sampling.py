@@ -18,6 +18,7 @@ from helpers.judges import checked_scores, checked_verdict, checked_verdicts, sc
 from helpers.paths import REPO_ROOT
 from helpers.preferences.files import read_records, repair_torn_tail
 from helpers.progress import tqdm
+from helpers.secrets import redact
 from helpers.task import format_prompt, unique_ids
 
 COURSE_TEMPERATURES = (0.7, 1.2)  # the course's recipe: one answer at each, the judge picks
@@ -47,13 +48,18 @@ def _course_indices(temperatures) -> tuple[int, int] | None:
     return None
 
 
+def _error(error) -> str | None:
+    """A judge's error as logged: redacted (the log is a file; no API key may reach it)."""
+    return redact(error) if isinstance(error, str) else error
+
+
 def _sample_entry(text: str, temperature: float, score) -> dict:
     return {"text": text, "temperature": temperature, "score": score.score, "failed": score.failed,
-            "error": score.error, "rationale": score.rationale, "details": score.details}
+            "error": _error(score.error), "rationale": score.rationale, "details": score.details}
 
 
 def _course_entry(verdict, low_first: bool) -> dict:
-    return {"winner": verdict.winner, "low_first": low_first, "failed": verdict.failed, "error": verdict.error,
+    return {"winner": verdict.winner, "low_first": low_first, "failed": verdict.failed, "error": _error(verdict.error),
             "rationale": verdict.rationale, "details": verdict.details}
 
 
