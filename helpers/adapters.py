@@ -127,3 +127,16 @@ def check_adapter_fits(files: AdapterFiles, model, loaded: str) -> None:
         problem = _shape_problem(key, shape, modules, params)
         if problem:
             raise AdapterError(f"{files.mismatch_prefix(loaded)} ({problem})")
+
+
+def check_adapter_base(files: AdapterFiles, loaded: str, is_loaded_model) -> None:
+    """Compare the base model the adapter records (base_model_name_or_path) with the loaded one, by name:
+    `is_loaded_model(recorded)` says whether a recorded name or path is the loaded model (models.same_model, which
+    counts the default model's folder, hub id and names as one). Another base model with the same shapes (SmolLM2-135M
+    and SmolLM2-135M-Instruct) passes the shape check and would load without a word: one AdapterError line naming
+    both. An adapter that records no base (built from a config) passes."""
+    recorded = files.config.get("base_model_name_or_path")
+    if not recorded or is_loaded_model(str(recorded)):
+        return
+    raise AdapterError(f"{files.mismatch_prefix(loaded)}: another model, even though the tensor shapes agree; load "
+                       f"the adapter onto {recorded}, or retrain it on {loaded}")

@@ -25,17 +25,43 @@ def content_hash(obj, n: int = 16) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:n]
 
 
-def adapter_digest(adapter_dir: str | Path) -> str:
-    """sha256 (16 hex) of an adapter's weights and config: caches built from an adapter are keyed by its
-    contents, so retraining into the same folder does not reuse samples of the old model."""
-    adapter_dir = Path(adapter_dir)
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
+# What makes a base model's answers besides its weights: architecture, decoding defaults, tokenizer, chat template.
+# Small files, hashed on every cache lookup; the weights themselves are not (hundreds of MB to GB).
+MODEL_FILES = ("config.json", "generation_config.json", "tokenizer_config.json", "special_tokens_map.json",
+               "tokenizer.json", "chat_template.jinja")
+
+
+def files_digest(folder: str | Path, names: tuple[str, ...]) -> str:
+    """sha256 (16 hex) of the named files in `folder` that exist, each with its name."""
+    folder = Path(folder)
     h = hashlib.sha256()
-    for name in ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin"):
-        path = adapter_dir / name
+    for name in names:
+        path = folder / name
         if path.exists():
             h.update(name.encode())
             h.update(path.read_bytes())
     return h.hexdigest()[:16]
+
+
+def adapter_digest(adapter_dir: str | Path) -> str:
+    """sha256 (16 hex) of an adapter's weights and config: caches built from an adapter are keyed by its
+    contents, so retraining into the same folder does not reuse samples of the old model."""
+    return files_digest(adapter_dir, ADAPTER_FILES)
+
+
+def model_digest(model_path: str | Path) -> str | None:
+    """sha256 (16 hex) of a local base model folder's config, generation config and tokenizer files (MODEL_FILES);
+    None for a hub id (nothing local to read)."""
+    return files_digest(model_path, MODEL_FILES) if Path(model_path).is_dir() else None
+
+
+def model_key(model_name: str, model_path: str | Path, adapter, **settings) -> dict:
+    """What a cache of one model's outputs is keyed by: the base model as named and its files' digest
+    (`model_path`: the folder it resolves to), the adapter's digest (None for the base alone), not its path, and
+    the settings that change the outputs (dtype, device, batch size, prompt...)."""
+    return {"model": str(model_name), "model_files": model_digest(model_path),
+            "adapter": adapter_digest(adapter) if adapter else None, **settings}
 
 
 @contextlib.contextmanager
@@ -108,7 +134,7 @@ def cached_per_example(path: str | Path, settings: dict, examples: list[dict], c
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if row.get("settings") == settings:
+            if row.get("settings") == settings and all(k in row for k in (*key, value)):
                 cached[tuple(row[k] for k in key)] = row[value]
     todo = [e for e in examples if tuple(e[k] for k in key) not in cached]
     if todo:

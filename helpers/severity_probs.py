@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from helpers.cache import cached_per_example
-from helpers.models import load_model, model_dtype, release_memory
+from helpers import task
+from helpers.cache import cached_per_example, content_hash, model_key
+from helpers.models import device, load_model, model_dtype, release_memory, resolve_model_path
 from helpers.task import SEVERITIES, format_prompt, unique_ids
 
 ANSWER_START = '{"severity": "SEV'  # how every answer in the task's format begins, up to the digit
@@ -44,11 +45,14 @@ def severity_probabilities(model, tokenizer, reports: list[str], batch_size: int
 
 def cached_severity_probabilities(label: str, model_name: str, adapter, examples: list[dict],
                                   cache_dir: str | Path, batch_size: int = 8) -> np.ndarray:
-    """`severity_probabilities` of one model, cached in cache_dir/<label>.severity.jsonl by example id and the
-    example's report, model, adapter and dtype: only missing or changed reports are computed."""
+    """`severity_probabilities` of one model, cached in cache_dir/<label>.severity.jsonl by content: the example's
+    id and report text, the base model (its name and the digest of its config and tokenizer files), the adapter's
+    weights (its digest, not its path: an adapter retrained into the same folder is computed again), the system
+    prompt, the answer start, and dtype, device and batch size. Only missing or changed reports are computed."""
     unique_ids(examples, f"cached_severity_probabilities({label!r})")
-    settings = {"model": model_name, "adapter": str(adapter) if adapter else None,
-                "dtype": str(model_dtype()).removeprefix("torch."), "start": ANSWER_START}
+    settings = model_key(model_name, resolve_model_path(str(model_name)), adapter, start=ANSWER_START,
+                         batch_size=batch_size, dtype=str(model_dtype()).removeprefix("torch."), device=device().type,
+                         prompt=content_hash(task.SYSTEM_PROMPT))
 
     def compute(todo: list[dict]) -> list[list[float]]:
         model, tokenizer = load_model(model_name, adapter=adapter)

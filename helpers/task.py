@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers import jsonl
+from helpers.jsonl import DataError, iter_jsonl  # noqa: F401 (re-exported: helpers.task.iter_jsonl)
 from helpers.paths import DATA_DIR
 
 SPLITS = ("sft", "prefs", "eval", "unseen")
@@ -254,11 +256,11 @@ def score_responses(texts: list[str], examples: list[dict]):
 # ----------------------------------------------------------------------------- data
 
 
-class DataError(ValueError):
-    """A data file that does not follow the schema; the message names the file, row and reason."""
-
-
 REQUIRED_FIELDS = {"id": str, "report": str, "severity": str, "component": str, "summary": str}
+# optional fields, checked when present: a string "false" is truthy, so a wrong type would silently change
+# which examples count as hard cases
+OPTIONAL_FIELDS = {"hard_case": bool, "held_out": bool, "scenario": str, "template": str}
+_JSON_TYPE = {bool: "a JSON boolean (true or false)", str: "a string"}
 
 
 def unique_ids(items, where: str, hint: str = "every prompt must appear once") -> None:
@@ -281,6 +283,10 @@ def validate_example(row: dict, where: str) -> dict:
             raise DataError(f"{where}: missing field {key!r}")
         if not isinstance(row[key], typ) or not row[key].strip():
             raise DataError(f"{where}: field {key!r} must be a non-empty string")
+    for key, typ in OPTIONAL_FIELDS.items():
+        if key in row and not isinstance(row[key], typ):
+            raise DataError(f"{where}: field {key!r} must be {_JSON_TYPE[typ]}, got {str(repr(row[key]))[:40]} "
+                            f"({type(row[key]).__name__})")
     if row["severity"] not in SEVERITIES:
         raise DataError(f"{where}: severity {row['severity']!r} is not one of {', '.join(SEVERITIES)}")
     if normalize_component(row["component"]) not in normalize_component(row["report"]):
@@ -292,71 +298,9 @@ DATAGEN_HINT = "regenerate the data with `python -m helpers.datagen`"
 
 
 def read_jsonl(path: Path, validate=validate_example, hint: str = DATAGEN_HINT) -> list[dict]:
-    """Read a JSONL file of examples. Every bad input is one DataError line naming the file (absolute path) and,
-    for a bad line, its number and the reason: invalid JSON, a byte that is not UTF-8, a key given twice, a repeated
-    id, a row that breaks the schema. A file with no rows at all is an error too, not an empty split. `hint` (what to
-    do about a missing or empty file) ends those two messages."""
-    hint = f"; {hint}" if hint else ""
-    path = Path(path).expanduser().resolve()
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist{hint}")
-    if not path.is_file():
-        raise DataError(f"{path} is not a file")
-    rows: list[dict] = []
-    first_line_of: dict[str, int] = {}
-    with path.open("rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            where = f"{path}:{lineno}"
-            row = _decode_line(raw, where, strip_bom=lineno == 1)
-            if row is _BLANK:
-                continue
-            row = validate(row, where) if validate else row
-            row_id = row.get("id") if isinstance(row, dict) else None
-            if isinstance(row_id, str):
-                if row_id in first_line_of:
-                    raise DataError(f"{where}: duplicate id {row_id!r} (first on line {first_line_of[row_id]})")
-                first_line_of[row_id] = lineno
-            rows.append(row)
-    if not rows:
-        raise DataError(f"{path}: no rows (the file is empty or holds only blank lines){hint}")
-    return rows
-
-
-_BLANK = object()
-
-
-def _decode_line(raw: bytes, where: str, strip_bom: bool = False):
-    """One JSONL line as a Python value, or _BLANK; a DataError naming `where` if it is not UTF-8 JSON."""
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{where}: not UTF-8 (byte 0x{raw[err.start]:02x} at byte {err.start + 1} of the line); "
-                        "save the file as UTF-8") from None
-    line = line.rstrip("\r\n")  # so a column number counts on this line, not on the next one
-    if strip_bom:
-        line = line.removeprefix("\ufeff")
-    if not line.strip():
-        return _BLANK
-    try:
-        return json.loads(line, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as err:
-        raise DataError(f"{where}: not valid JSON (column {err.colno}: {err.msg})") from None
-    except _DuplicateKey as err:
-        raise DataError(f"{where}: key {err.args[0]!r} given twice (json would keep the last value silently)") from None
-    except RecursionError:
-        raise DataError(f"{where}: not valid JSON (nested too deeply)") from None
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
-    obj = dict(pairs)
-    if len(obj) < len(pairs):
-        seen: set[str] = set()
-        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
-    return obj
+    """The rows of a JSONL file of gold examples, read strictly by `jsonl.read_jsonl` (one DataError line naming
+    file:line and the reason for any bad input, a missing or empty file included), each checked by `validate`."""
+    return jsonl.read_jsonl(path, validate, hint)
 
 
 def load_split(name: str, data_dir: Path | str | None = None) -> list[dict]:

@@ -9,228 +9,38 @@ papermill only warns on unknown names, so a typo would silently run the full-siz
 from __future__ import annotations
 
 import argparse
-import ast
 import datetime as dt
 import json
 import os
-import re
+import shlex
+import signal
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
-import yaml
-
 from helpers import sessions
+from helpers.cache import exclusive
+from helpers.memory import PeakMemory
 from helpers.models import precision_used
-from helpers.paths import NOTEBOOK_DIR, REPO_ROOT, RUNS_DIR
+from helpers.paths import REPO_ROOT, RUNS_DIR
+from helpers.profiles import (
+    NOTEBOOKS,
+    check_overrides,
+    load_profiles,
+    notebook_parameters,
+    notebook_path,
+    overrides_from_args,
+    parameters_for,
+    parse_value,
+    profile_problems,
+)
 
-PROFILES_FILE = NOTEBOOK_DIR / "profiles.yaml"
-NOTEBOOKS = ("01_dpo_math", "02_preferences_and_dpo", "03_three_way_eval")
 KERNEL = "dpo-workbook"
-INJECTED = ("run_dir", "profile")  # set by the runner for every notebook
-
-
-# ----------------------------------------------------------------------------- profiles
-
-
-def notebook_path(name: str) -> Path:
-    return NOTEBOOK_DIR / f"{name}.ipynb"
-
-
-def notebook_parameters(path: str | Path) -> dict:
-    """Names and default values assigned in the notebook's cell tagged `parameters`."""
-    nb = json.loads(Path(path).read_text())
-    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(cells) != 1:
-        raise ValueError(f"{path}: expected exactly one cell tagged 'parameters', found {len(cells)}")
-    source = "".join(cells[0]["source"])
-    params = {}
-    for node in ast.parse(source).body:
-        if isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    params[target.id] = ast.literal_eval(node.value)
-    return params
-
-
-def load_profiles(path: Path = PROFILES_FILE) -> dict:
-    profiles = yaml.safe_load(Path(path).read_text())
-    if not isinstance(profiles, dict):
-        raise ValueError(f"{path}: expected a mapping of profile -> notebook -> parameters")
-    return profiles
-
-
-def profile_problems(profiles: dict | None = None) -> list[str]:
-    """Every profile entry that names a notebook or a parameter that does not exist; [] when all is well."""
-    profiles = load_profiles() if profiles is None else profiles
-    problems = []
-    for profile, per_notebook in profiles.items():
-        for notebook, params in (per_notebook or {}).items():
-            if notebook not in NOTEBOOKS:
-                problems.append(f"profile {profile!r}: unknown notebook {notebook!r} (known: {', '.join(NOTEBOOKS)})")
-                continue
-            defined = notebook_parameters(notebook_path(notebook))
-            for name in params or {}:
-                if name not in defined:
-                    problems.append(f"profile {profile!r}, notebook {notebook}: parameter {name!r} is not defined "
-                                    "in the notebook's parameters cell")
-                elif name in INJECTED:
-                    problems.append(f"profile {profile!r}, notebook {notebook}: {name!r} is set by the runner")
-    return problems
-
-
-def parameters_for(profile: str, notebook: str, run_dir: Path, profiles: dict | None = None,
-                   overrides: dict | None = None) -> dict:
-    """The profile's parameters for one notebook, then the learner's `overrides` (-p) that the notebook defines."""
-    profiles = load_profiles() if profiles is None else profiles
-    if profile not in profiles:
-        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)} (notebooks/profiles.yaml)")
-    defined = notebook_parameters(notebook_path(notebook))
-    mine = {k: v for k, v in (overrides or {}).items() if k in defined}
-    return {**(profiles[profile].get(notebook) or {}), **mine, "run_dir": str(run_dir), "profile": profile}
-
-
-def parse_value(text: str):
-    """A -p value as YAML reads it, as papermill's -p does: 0.2 is a float, 12 an int, true a bool, [1, 2] a list,
-    anything else the string itself. A number in e-notation is a float too (YAML 1.1 reads 3e-4 as a string)."""
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    if isinstance(value, str) and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+", value.strip()):
-        return float(value)
-    return value
-
-
-def _type_ok(value, default) -> bool:
-    if isinstance(default, bool):
-        return isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if isinstance(default, int):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if default is None:
-        return True
-    return isinstance(value, type(default))
-
-
-def overrides_from_args(pairs: list[tuple[str, str]], params: str = "") -> dict:
-    """-p NAME VALUE pairs and a PARAMS string ("beta=0.2 sft_adapter=path") as one dict of typed values."""
-    overrides = {name: parse_value(value) for name, value in pairs}
-    for pair in params.split():
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise ValueError(f"PARAMS entry {pair!r}: expected NAME=VALUE (e.g. PARAMS=\"beta=0.2 seed=1\")")
-        overrides[name] = parse_value(value)
-    return overrides
-
-
-def check_overrides(overrides: dict, notebooks: tuple[str, ...] = NOTEBOOKS) -> dict:
-    """The learner's -p NAME VALUE pairs, checked against the notebooks' `parameters` cells before anything runs:
-    a name no notebook defines is an error listing the known ones (papermill only warns, and runs the default),
-    and a value whose type differs from the notebook's default is an error naming both. Returns the overrides.
-    A name several notebooks define (seed, sft_adapter, ...) goes to each of them."""
-    defaults: dict[str, object] = {}
-    for name in notebooks:
-        for key, value in notebook_parameters(notebook_path(name)).items():
-            defaults.setdefault(key, value)
-    for key, value in overrides.items():
-        if key in INJECTED:
-            raise ValueError(f"-p {key}: set by the runner (use --run-id / --profile)")
-        if key not in defaults:
-            known = ", ".join(sorted(k for k in defaults if k not in INJECTED))
-            raise ValueError(f"-p {key}: no such parameter in {', '.join(notebooks)}; known: {known}")
-        if not _type_ok(value, defaults[key]):
-            raise ValueError(f"-p {key} {value!r}: expected type {type(defaults[key]).__name__}, like the notebook's "
-                             f"default {defaults[key]!r}, got a {type(value).__name__}")
-    return overrides
 
 
 # ----------------------------------------------------------------------------- running
-
-
-class PeakMemory:
-    """Peak resident memory (MB) of this process's child processes while the block runs: the notebook's kernel
-    and anything it starts. Linux keeps each process's own high-water mark (VmHWM), so sampling every
-    `interval` seconds misses no short spike of one process; with several processes the sum of their high-water
-    marks is taken, an upper bound (their peaks may not coincide).
-
-        with PeakMemory() as peak:
-            ...run a notebook...
-        peak.mb
-    """
-
-    def __init__(self, interval: float = 0.5):
-        self.interval, self.mb = interval, 0.0
-        self.trace: list[tuple[float, float]] = []  # (unix time, resident MB of the children now), for profiling
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    @staticmethod
-    def _process_mb(proc) -> float:
-        try:
-            with open(f"/proc/{proc.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return proc.memory_info().rss / 2 ** 20  # no /proc (macOS): sampled RSS
-
-    def _sample(self) -> None:
-        import psutil
-
-        total = now = 0.0
-        for proc in psutil.Process().children(recursive=True):
-            try:
-                mb = self._process_mb(proc)
-                now += proc.memory_info().rss / 2 ** 20
-            except psutil.Error:
-                continue  # ended between listing and reading
-            total += mb
-            self.mb = max(self.mb, mb)
-        self.mb = max(self.mb, total)
-        self.trace.append((round(time.time(), 2), round(now, 1)))
-
-    def _watch(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._sample()
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.mb = round(self.mb, 1)
-        return False
-
-
-
-def memory_by_cell(run_dir: str | Path, notebook: str, top: int = 8):
-    """Which cells of an executed notebook held the most memory: the largest resident size of its kernel sampled
-    while each cell ran (from <notebook>.memory.json, written by the runner), as a DataFrame, largest first."""
-    import pandas as pd
-
-    run_dir = Path(run_dir)
-    trace = json.loads((run_dir / f"{notebook}.memory.json").read_text())
-    cells = json.loads((run_dir / f"{notebook}.ipynb").read_text())["cells"]
-    rows = []
-    for i, cell in enumerate(cells):
-        meta = cell.get("metadata", {}).get("papermill", {})
-        if cell["cell_type"] != "code" or not meta.get("start_time") or not meta.get("end_time"):
-            continue
-        start = dt.datetime.fromisoformat(meta["start_time"].replace("Z", "+00:00")).timestamp()
-        end = dt.datetime.fromisoformat(meta["end_time"].replace("Z", "+00:00")).timestamp()
-        during = [mb for t, mb in trace if start <= t <= end + 0.5]
-        if during:
-            rows.append({"cell": i, "seconds": round(end - start, 1), "peak_mb": max(during),
-                         "code": "".join(cell["source"]).strip().splitlines()[0][:70]})
-    frame = pd.DataFrame(rows)
-    return frame.sort_values("peak_mb", ascending=False).head(top) if len(frame) else frame
 
 
 def check_kernel(kernel: str = KERNEL) -> None:
@@ -283,10 +93,142 @@ def checked_plan(profile: str, notebooks: tuple[str, ...], overrides: dict | Non
     return profiles, overrides
 
 
+# ----------------------------------------------------------------------------- the run record
+
+
+class NotebookFailed(RuntimeError):
+    """A cell raised: the message names the notebook, the cell and the error, and where the traceback is."""
+
+
+class RunInterrupted(RuntimeError):
+    """Ctrl-C, SIGTERM or a dead kernel stopped a notebook: run.json records it as interrupted, and the one-line
+    message names the notebook, what happened and the command that continues the run. `code` is the exit status."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a `kill`, a scheduler stopping the job), raised by `main`'s handler so that the run is recorded as
+    interrupted on the way out, like Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    raise Terminated(f"signal {signum}")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a temporary file beside it, then os.replace. A kill in the middle, or a
+    second writer, never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_record(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        kept = path.with_name(f"{path.name}.broken-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, kept)
+        print(f"warning: {path} was not valid JSON; kept as {kept.name}, a new record is started", file=sys.stderr,
+              flush=True)
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def update_record(path: str | Path, fields: dict, notebooks: dict | None = None) -> dict:
+    """Merge this runner's `fields` (run id, profile, ...) and notebook entries into run.json, and write it whole.
+
+    Done under a lock on the file, re-reading it there: two runners on one run id (`--resume --run-id X
+    --notebooks A` and another with B) each add their own entries to what the other wrote, so neither loses the
+    other's. The run's first "started" is kept; "finished" is dropped while any notebook is still running.
+    Returns the record as written."""
+    path = Path(path)
+    with exclusive(path, "the run record"):
+        record = _read_record(path)
+        started = record.get("started")
+        record.update(fields)
+        if started:
+            record["started"] = started
+        record["notebooks"] = {**(record.get("notebooks") or {}), **(notebooks or {})}
+        if any(e.get("status") == "running" for e in record["notebooks"].values()):
+            record.pop("finished", None)
+        _write_atomic(path, json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def resume_command(run_id: str, profile: str, notebooks, overrides: dict | None = None) -> str:
+    """The command line that runs `notebooks` into the run folder `run_id` again, with the same settings."""
+    parts = ["python", "-m", "helpers.workbook", "--profile", profile, "--resume", "--run-id", run_id,
+             "--notebooks", *notebooks]
+    for name, value in (overrides or {}).items():
+        typed = isinstance(value, str) and parse_value(value) == value
+        parts += ["-p", name, value if typed else json.dumps(value)]
+    return shlex.join(parts)
+
+
+def _running_cell(out: Path) -> str | None:
+    """The cell that was running when the run stopped ("[12]", its execution count), if any: the last one papermill
+    started in the executed notebook `out` (after a dead kernel papermill marks even that one "completed")."""
+    try:
+        cells = json.loads(out.read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    for i, cell in reversed(list(enumerate(cells))):
+        if cell.get("metadata", {}).get("papermill", {}).get("start_time"):
+            count = cell.get("execution_count")
+            return f"[{count}]" if count else f"{i + 1} (counting all cells)"
+    return None
+
+
+def _interrupted(entry: dict, err: BaseException, out: Path) -> None:
+    if isinstance(err, Terminated):
+        entry["reason"] = "stopped by SIGTERM"
+    elif isinstance(err, KeyboardInterrupt):
+        entry["reason"] = "interrupted (Ctrl-C)"
+    else:
+        entry["reason"] = "the kernel died (likely out of memory)"
+    entry["status"] = "interrupted"
+    cell = _running_cell(out)
+    if cell:
+        entry["cell"] = cell
+
+
+def interrupted_message(name: str, entry: dict, run_id: str, profile: str, notebooks, overrides: dict) -> str:
+    """One line: which notebook stopped, why, and the command that continues the run from it."""
+    cell = f" in cell {entry['cell']}" if entry.get("cell") else ""
+    reason = entry.get("reason", "")
+    if reason.startswith("the kernel died"):
+        what = (f"its kernel died{cell} (likely out of memory: a smaller profile, batch size or fewer prompts "
+                "needs less)")
+    elif "SIGTERM" in reason:
+        what = f"was stopped by SIGTERM{cell}"
+    else:
+        what = f"was interrupted (Ctrl-C){cell}"
+    return (f"interrupted: notebooks/{name}.ipynb {what}; run.json records it as interrupted. Continue the run "
+            f"with: {resume_command(run_id, profile, notebooks, overrides)}")
+
+
+# ----------------------------------------------------------------------------- running
+
+
 def execute_notebook(name: str, out: Path, params: dict, kernel: str, timeout_s: int, entry: dict) -> None:
     """Run one notebook into `out` with papermill, recording status, wall time and peak memory in `entry`; a
-    failing cell becomes one NotebookFailed line naming the cell and the error."""
+    failing cell becomes one NotebookFailed line naming the cell and the error. Ctrl-C, SIGTERM (see `main`) or a
+    dead kernel leave the status "interrupted", with the reason and the cell that was running, and propagate."""
     import papermill as pm
+    from nbclient.exceptions import DeadKernelError
 
     t0 = time.perf_counter()
     peak = PeakMemory()
@@ -303,6 +245,9 @@ def execute_notebook(name: str, out: Path, params: dict, kernel: str, timeout_s:
         evalue = " ".join(str(err.evalue).split())
         raise NotebookFailed(f"notebooks/{name}.ipynb stopped in cell [{err.exec_count}]: {err.ename}: {evalue} "
                              f"(the full traceback is in the executed notebook {out})") from None
+    except (KeyboardInterrupt, DeadKernelError) as err:
+        _interrupted(entry, err, out)
+        raise
     except Exception:
         entry["status"] = "failed"
         raise
@@ -317,41 +262,39 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
         overrides: dict | None = None) -> Path:
     """Execute the notebooks in order into runs_dir/<run_id>/ (a new folder unless `resume`); returns the folder.
 
-    Writes run.json with the profile, the precision used, and each notebook's parameters, status, wall time and
-    peak resident memory (its kernel's, sampled by PeakMemory).
+    Writes run.json (through `update_record`: whole, under a lock, merged with what another runner on the same
+    run id wrote) with the profile, the precision used, and each notebook's parameters, status, wall time and
+    peak resident memory (its kernel's, sampled by PeakMemory). Ctrl-C, SIGTERM or a dead kernel record the
+    notebook as "interrupted" and raise RunInterrupted, whose one line says how to continue.
     """
     profiles, overrides = checked_plan(profile, notebooks, overrides)
     check_kernel(kernel)
     os.environ.pop("JPY_SESSION_NAME", None)  # started from a Lab terminal: the kernels are still not Lab's
     run_dir = new_run_dir(runs_dir, profile, run_id, resume)
     record_path = run_dir / "run.json"
-    record = {"run_id": run_dir.name, "profile": profile, "overrides": overrides, "kernel": kernel,
-              "started": dt.datetime.now().isoformat(), "precision": precision_used(), "notebooks": {}}
-    if record_path.exists():  # running more notebooks into an existing run folder keeps the earlier records
-        record["notebooks"] = json.loads(record_path.read_text()).get("notebooks", {})
+    fields = {"run_id": run_dir.name, "profile": profile, "overrides": overrides, "kernel": kernel,
+              "started": dt.datetime.now().isoformat(), "precision": precision_used()}
 
-    def save():
-        record_path.write_text(json.dumps(record, indent=2) + "\n")
-
-    for name in notebooks:
+    for i, name in enumerate(notebooks):
         params = parameters_for(profile, name, run_dir, profiles, overrides)
         out = run_dir / f"{name}.ipynb"
         print(f"[{profile}] running notebooks/{name}.ipynb -> {out}", flush=True)
-        entry = record["notebooks"][name] = {"parameters": params, "status": "running"}
-        save()
+        entry = {"parameters": params, "status": "running", "started": dt.datetime.now().isoformat()}
+        update_record(record_path, fields, {name: entry})
         try:
-            execute_notebook(name, out, params, kernel, timeout_s, entry)
-        finally:
-            save()
+            try:
+                execute_notebook(name, out, params, kernel, timeout_s, entry)
+            finally:
+                update_record(record_path, fields, {name: entry})
+        except BaseException as err:
+            if entry["status"] != "interrupted":
+                raise
+            message = interrupted_message(name, entry, run_dir.name, profile, notebooks[i:], overrides)
+            raise RunInterrupted(message, 130 if isinstance(err, KeyboardInterrupt) else 1) from None
         print(f"[{profile}] {name} done in {entry['wall_s']} s, peak memory {entry['peak_rss_mb'] / 1024:.2f} GB",
               flush=True)
-    record["finished"] = dt.datetime.now().isoformat()
-    save()
+    update_record(record_path, {**fields, "finished": dt.datetime.now().isoformat()})
     return run_dir
-
-
-class NotebookFailed(RuntimeError):
-    """A cell raised: the message names the notebook, the cell and the error, and where the traceback is."""
 
 
 def main(argv=None) -> int:
@@ -366,12 +309,23 @@ def main(argv=None) -> int:
     parser.add_argument("--notebooks", nargs="*", default=list(NOTEBOOKS), choices=NOTEBOOKS)
     parser.add_argument("--check", action="store_true", help="only check profiles against the notebooks")
     args = parser.parse_args(argv)
-    if args.check:
-        problems = profile_problems()
-        print("\n".join(problems) or "profiles match the notebooks' parameters cells")
-        return 1 if problems else 0
+    # SIGTERM (kill, a scheduler) raises Terminated, a KeyboardInterrupt: the notebook is recorded as interrupted
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
+    try:
+        return _main(args)
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _main(args) -> int:
     t0 = time.perf_counter()
     try:
+        if args.check:
+            problems = profile_problems()
+            print("\n".join(problems) or "profiles match the notebooks' parameters cells")
+            return 1 if problems else 0
         overrides = overrides_from_args(args.parameter, args.params)
         run_dir = run(args.profile, args.run_id, tuple(args.notebooks), resume=args.resume, overrides=overrides)
     except (FileExistsError, ValueError) as err:  # a bad argument: one line, not a traceback
@@ -380,6 +334,13 @@ def main(argv=None) -> int:
     except NotebookFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except RunInterrupted as err:
+        print(err, file=sys.stderr)
+        return err.code
+    except KeyboardInterrupt as err:  # before the first notebook or between two: nothing was left running
+        what = "SIGTERM" if isinstance(err, Terminated) else "Ctrl-C"
+        print(f"interrupted ({what}) while no notebook was running; run.json is up to date", file=sys.stderr)
+        return 130
     print(f"\nDone in {time.perf_counter() - t0:.0f} s. Results: {run_dir}")
     print("  executed notebooks: " + ", ".join(sorted(p.name for p in run_dir.glob('*.ipynb'))))
     summary = run_dir / "summary.md"

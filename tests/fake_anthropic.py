@@ -24,6 +24,17 @@ contains one of these (a reply that must be read as a failure):
   SCORE_MISSING   no score key
 Token counting (/v1/messages/count_tokens) honours OVERLOADED and BROKEN too. Batches end at once; their results
 are answered like single requests (an error status becomes an "errored" result).
+
+The answers are read from the judge's fenced blocks (<answer_a>, <answer_b>, <answer>), the first opening and
+the first closing tag of each, as a naive reader would: a closing-tag look-alike left unescaped in an answer would
+cut it short. Two constructor options shape the faults a real API can have:
+  retry_headers   the headers sent with every reply to say how long to wait before a retry (default
+                  {"retry-after-ms": "1"}: retries at once); {} leaves the SDK to its own exponential backoff,
+                  {"retry-after": "2"} asks for 2 s, as an overloaded API does
+  batch_order     how a batch's results come back: None (in request order), "reversed", "lagged" (rotated by one:
+                  the last result first), "missing" (the first request's result left out), "extra" (a result for
+                  an id never sent, first), "replaced" (the last request's result replaced by one for an unknown
+                  id), "duplicate" (the first request's id twice, the second time with another request's reply)
 """
 
 from __future__ import annotations
@@ -35,7 +46,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeAnthropic:
-    def __init__(self):
+    def __init__(self, retry_headers: dict[str, str] | None = None, batch_order: str | None = None):
+        self.retry_headers = {"retry-after-ms": "1"} if retry_headers is None else dict(retry_headers)
+        self.batch_order = batch_order
         self.requests: list[dict] = []
         self.seen: dict[str, int] = {}
         self.batches: dict[str, dict] = {}
@@ -50,7 +63,8 @@ class FakeAnthropic:
                 data = body.encode() if raw else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("content-type", content_type if raw else "application/json")
-                self.send_header("retry-after-ms", "1")
+                for k, v in server.retry_headers.items():
+                    self.send_header(k, v)
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
                 self.send_header("content-length", str(len(data)))
@@ -96,8 +110,9 @@ class FakeAnthropic:
                     status, reply = server.answer(req["params"], count=False)
                     result = ({"type": "succeeded", "message": reply} if status == 200 else
                               {"type": "errored", "error": {"type": "error", "error": reply["error"]}})
-                    lines.append(json.dumps({"custom_id": req["custom_id"], "result": result}))
-                self._send(200, "\n".join(lines) + "\n", raw=True)
+                    lines.append({"custom_id": req["custom_id"], "result": result})
+                lines = _reorder(lines, server.batch_order)
+                self._send(200, "\n".join(map(json.dumps, lines)) + "\n", raw=True)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -125,13 +140,14 @@ class FakeAnthropic:
         if "EMPTY" in text:
             return 200, _message(None)
         if "Rate the answer's faithfulness" in text:
-            answer = text.split("Answer:\n", 1)[1]
+            answer = _block(text, "answer", lambda: text.split("Answer:\n", 1)[1])
             score = 9 if "FAITH_9" in text else 5 if "GOOD" in answer else 2
             return 200, _message(json.dumps({"rationale": "checked", "score": score}))
         if "Score the answer from 1 to 10" in text:
-            return 200, _message(json.dumps(_score_reply(text.split("Answer:\n", 1)[1].split("\n\nScore the", 1)[0])))
-        a = text.split("Answer A:\n", 1)[1].split("\n\nAnswer B:\n", 1)[0]
-        b = text.split("\n\nAnswer B:\n", 1)[1]
+            answer = _block(text, "answer", lambda: text.split("Answer:\n", 1)[1].split("\n\nScore the", 1)[0])
+            return 200, _message(json.dumps(_score_reply(answer)))
+        a = _block(text, "answer_a", lambda: text.split("Answer A:\n", 1)[1].split("\n\nAnswer B:\n", 1)[0])
+        b = _block(text, "answer_b", lambda: text.split("\n\nAnswer B:\n", 1)[1])
         if "WINNER_MISSING" in text:
             return 200, _message(json.dumps({"rationale": "no verdict"}))
         if "WINNER_C" in text:
@@ -149,6 +165,38 @@ class FakeAnthropic:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _block(text: str, tag: str, unfenced) -> str:
+    """What a naive reader takes for the <tag> block: from the first opening tag to the first closing tag
+    (`unfenced()` for a prompt with no such block)."""
+    start = text.find(f"<{tag}>")
+    if start < 0:
+        return unfenced()
+    start += len(tag) + 2
+    end = text.find(f"</{tag}>", start)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def _reorder(lines: list[dict], order: str | None) -> list[dict]:
+    """A batch's result lines as a faulty or merely unordered results stream would send them."""
+    if order is None or not lines:
+        return lines
+    unknown = {"custom_id": "never-sent-0000", "result": {"type": "succeeded", "message": _message(
+        json.dumps({"rationale": "not yours", "winner": "A", "score": 9}))}}
+    if order == "reversed":
+        return lines[::-1]
+    if order == "lagged":
+        return lines[-1:] + lines[:-1]
+    if order == "missing":
+        return lines[1:]
+    if order == "extra":
+        return [unknown, *lines]
+    if order == "replaced":
+        return [*lines[:-1], unknown]
+    if order == "duplicate":
+        return [*lines, {**lines[-1], "custom_id": lines[0]["custom_id"]}]
+    raise ValueError(f"unknown batch_order {order!r}")
 
 
 def _score_reply(answer: str) -> dict:

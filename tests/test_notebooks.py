@@ -3,7 +3,7 @@ import json
 import papermill as pm
 import pytest
 
-from helpers import paths, workbook
+from helpers import memory, paths, workbook
 from helpers.workbook import NOTEBOOKS, notebook_parameters, notebook_path
 
 
@@ -102,7 +102,7 @@ def test_peak_memory_catches_a_short_spike_in_a_child_process():
     import sys
 
     spike = "import time; b = bytearray(400 * 2 ** 20); b[::4096] = b'x' * len(b[::4096]); del b; time.sleep(0.6)"
-    with workbook.PeakMemory(interval=0.2) as peak:
+    with memory.PeakMemory(interval=0.2) as peak:
         subprocess.run([sys.executable, "-c", spike], check=True)
     assert 400 <= peak.mb < 600
 
@@ -125,6 +125,6 @@ def test_memory_by_cell_names_the_cell_that_held_the_most(tmp_path):
     t0 = dt.datetime(2026, 11, 29, 4, 0, tzinfo=dt.timezone.utc).timestamp()
     trace = [(t0 + s, 500.0 + (2000.0 if 12 <= s <= 15 else 0.0)) for s in range(0, 30)]
     (tmp_path / "nb.memory.json").write_text(json.dumps(trace))
-    frame = workbook.memory_by_cell(tmp_path, "nb")
+    frame = memory.memory_by_cell(tmp_path, "nb")
     assert frame.iloc[0]["code"] == "step_1()" and frame.iloc[0]["peak_mb"] == 2500.0
     assert len(frame) == 3

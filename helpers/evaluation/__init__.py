@@ -24,12 +24,13 @@ from helpers.evaluation.report import (
     wins_and_losses,
     word_count,
 )
-from helpers.evaluation.runs import checklist, resolve_adapters
+from helpers.evaluation.runs import SessionBNotFinished, checklist, model_digests, resolve_adapters
 from helpers.evaluation.table import METRIC_ROWS, MODELS, OPTIONAL_COLUMNS, three_way_table
 
 __all__ = [
-    "METRIC_ROWS", "MODELS", "NO_DATA", "NO_JUDGED_PAIRS", "OPTIONAL_COLUMNS", "adapter_scores", "answer_and_score",
-    "cached_answers", "checklist", "compare_adapters", "display_table", "failure_flags", "metric_means", "pairwise",
+    "METRIC_ROWS", "MODELS", "NO_DATA", "NO_JUDGED_PAIRS", "OPTIONAL_COLUMNS", "SessionBNotFinished", "adapter_scores",
+    "answer_and_score", "cached_answers", "checklist", "compare_adapters", "display_table", "failure_flags",
+    "metric_means", "model_digests", "pairwise",
     "per_prompt_scores", "reflection_scaffold", "resolve_adapters", "severity_breakdown", "side_by_side",
     "three_way_table", "to_markdown", "wins_and_losses", "word_count",
 ]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import stats
-from helpers.cache import cached_per_example
+from helpers import stats, task
+from helpers.cache import cached_per_example, content_hash, model_key
 from helpers.generation import answer_reports
 from helpers.judges.common import FAITHFULNESS_RANGE, Faithfulness, checked_scores, checked_verdicts
-from helpers.models import load_model, model_dtype, release_memory
+from helpers.models import device, load_model, model_dtype, release_memory, resolve_model_path
 from helpers.task import SEVERITIES, parse_response, score_responses, unique_ids
 
 
@@ -112,11 +112,17 @@ def side_by_side(examples: list[dict], models: dict, max_new_tokens: int = 96, b
 
 def cached_answers(label: str, model_name: str, adapter, examples: list[dict], cache_dir: str | Path,
                    max_new_tokens: int = 96, batch_size: int = 16) -> list[str]:
-    """Greedy answers of one model, cached in cache_dir/<label>.jsonl keyed by example id and settings, so
-    re-running the scoring costs no generation; only missing answers are generated (and appended)."""
+    """Greedy answers of one model, cached in cache_dir/<label>.jsonl, so re-running the scoring costs no
+    generation; only missing answers are generated (and appended). An answer is reused only for the same content:
+    the example's id and report text (a report edited in place is answered again), the base model (its name and the
+    digest of its config and tokenizer files), the adapter's weights (its digest, not its path: an adapter retrained
+    into the same folder is answered again), the system prompt, and the generation settings (max_new_tokens, batch
+    size, dtype and device: bf16 and fp32 answers differ a little, and so do batches padded differently)."""
     unique_ids(examples, f"cached_answers({label!r})")
-    settings = {"model": model_name, "adapter": str(adapter) if adapter else None, "max_new_tokens": max_new_tokens,
-                "dtype": str(model_dtype()).removeprefix("torch.")}  # bf16 and fp32 answers differ a little
+    settings = model_key(model_name, resolve_model_path(str(model_name)), adapter, decoding="greedy",
+                         max_new_tokens=max_new_tokens, batch_size=batch_size,
+                         dtype=str(model_dtype()).removeprefix("torch."), device=device().type,
+                         prompt=content_hash(task.SYSTEM_PROMPT))
 
     def generate(todo: list[dict]) -> list[str]:
         model, tokenizer = load_model(model_name, adapter=adapter)
@@ -127,7 +133,7 @@ def cached_answers(label: str, model_name: str, adapter, examples: list[dict], c
         return fresh
 
     return cached_per_example(Path(cache_dir) / f"{label.replace('+', '_plus_')}.jsonl", settings, examples,
-                              generate, "response")
+                              generate, "response", key=("id", "report"))
 
 
 def per_prompt_scores(examples: list[dict], answers: dict[str, list[str]], judge, progress: bool = True):

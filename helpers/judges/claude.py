@@ -2,8 +2,9 @@
 
 Calling a paid, rate-limited remote judge needs machinery the rubric judge does not: an on-disk cache (a re-run
 costs nothing), bounded concurrency, the SDK's retries, the Message Batches API and token and cost estimates. What
-is asked lives in prompts.py, how replies are read in replies.py. A call that still fails after the SDK's retries,
-or whose reply cannot be read, is recorded as a failure, never as a verdict or a score.
+is asked lives in prompts.py, how replies are read in replies.py, the HTTP client and its breaker in transport.py.
+A call that still fails after the SDK's retries, or whose reply cannot be read, is recorded as a failure, never as
+a verdict or a score.
 
 The API key is read by the SDK from the environment only; this module never prints, logs or stores it.
 """
@@ -29,6 +30,7 @@ from helpers.judges.replies import (
     read_winner,
     why_unreachable,
 )
+from helpers.judges.transport import CallBreaker, watched_client
 from helpers.paths import ARTIFACTS
 from helpers.progress import tqdm
 
@@ -48,15 +50,20 @@ class ClaudeJudge:
     An unreachable API (a closed port, no network) costs every call the SDK's retries; after `unreachable_after`
     connection errors in a row (with no successful call between them) the judge stops calling and fails the
     remaining calls at once, each still recorded as a failure. `usage["failed"]` counts every failure.
+
+    An overloaded API (HTTP 529, or any 5xx) is the same story with waits: every call would sit through its retries.
+    The judge watches every reply (each try of each call): after `overloaded_after` overloaded or 5xx replies in a
+    row, or `overloaded_for_s` seconds of them with no good reply between, the breaker opens: calls in flight stop
+    retrying, and the remaining calls fail at once with one line saying the API is overloaded and what to do. A
+    retry-after header cannot make the SDK wait more than transport.RETRY_WAIT_CAP_S between tries.
     """
 
     score_range = (1, 10)
 
     def __init__(self, model: str = "claude-opus-4-7", cache_dir: str | Path | None = None, concurrency: int = 4,
                  max_retries: int = 4, timeout: float = 120.0, max_tokens: int = 400, use_reference: bool = True,
-                 use_batch_api: bool = False, base_url: str | None = None, client=None, unreachable_after: int = 3):
-        import anthropic
-
+                 use_batch_api: bool = False, base_url: str | None = None, client=None, unreachable_after: int = 3,
+                 overloaded_after: int = 8, overloaded_for_s: float = 30.0):
         self.model = model
         self.name = f"claude:{model}"
         self.concurrency = max(1, int(concurrency))
@@ -65,13 +72,13 @@ class ClaudeJudge:
         self.use_batch_api = use_batch_api
         self.cache_dir = Path(cache_dir or ARTIFACTS / "judge_cache")
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        # The SDK reads ANTHROPIC_API_KEY from the environment itself; the key never passes through this code.
-        self.client = client or anthropic.Anthropic(base_url=base_url, max_retries=max_retries, timeout=timeout)
-        self.usage = {"calls": 0, "cached": 0, "failed": 0, "input_tokens": 0, "output_tokens": 0}
         self._lock = threading.Lock()
-        self.unreachable_after = max(1, int(unreachable_after))
-        self._connection_errors = 0  # in a row; a successful call resets it
-        self._unreachable_why = ""
+        # With a client of its own the judge sees every reply (each retry included) through an HTTP response hook;
+        # a client passed in is watched per call instead.
+        self.breaker = CallBreaker(unreachable_after, overloaded_after, overloaded_for_s,
+                                   watches_replies=client is None)
+        self.client = client or watched_client(self.breaker, base_url, max_retries, timeout)
+        self.usage = {"calls": 0, "cached": 0, "failed": 0, "input_tokens": 0, "output_tokens": 0}
 
     # -- requests --------------------------------------------------------------------------------------------
     def _compare_request(self, example: dict, first: str, second: str) -> dict:
@@ -114,24 +121,11 @@ class ClaudeJudge:
 
     def _count_usage(self, message) -> None:
         usage = getattr(message, "usage", None)
+        self.breaker.succeeded()
         with self._lock:
-            self._connection_errors = 0
             self.usage["calls"] += 1
             self.usage["input_tokens"] += getattr(usage, "input_tokens", 0) or 0
             self.usage["output_tokens"] += getattr(usage, "output_tokens", 0) or 0
-
-    def _connection_failed(self, err: Exception) -> None:
-        with self._lock:
-            self._connection_errors += 1
-            self._unreachable_why = why_unreachable(err)
-
-    def _check_reachable(self) -> None:
-        """Raise JudgeCallError, without calling, once `unreachable_after` calls in a row got no connection."""
-        with self._lock:
-            n, why = self._connection_errors, self._unreachable_why
-        if n >= self.unreachable_after:
-            raise JudgeCallError(f"API unreachable: {n} calls in a row got no connection ({why}); not called "
-                                 "(check the network and ANTHROPIC_BASE_URL, then re-run: failures are retried)")
 
     def _call(self, params: dict, validate: Callable[[dict], object] | None = None) -> dict:
         """The parsed JSON reply for one request: from the cache, else from the API. `validate` raises
@@ -144,20 +138,24 @@ class ClaudeJudge:
             with self._lock:
                 self.usage["cached"] += 1
             return reply
-        self._check_reachable()
+        self.breaker.check()
         try:
             message = self.client.messages.create(**params)
         except anthropic.APIConnectionError as err:
-            self._connection_failed(err)
+            self.breaker.connection_failed(err)
             raise JudgeCallError(f"{why_unreachable(err)} after retries") from None
         except anthropic.APIError as err:  # an HTTP error status, or a reply the SDK could not read
-            raise JudgeCallError(f"{api_error(err)} after retries") from None
+            raise JudgeCallError(f"{api_error(err)} after retries{self._overloaded_call(err)}") from None
         self._count_usage(message)
         reply = parse_reply(message)
         if validate is not None:
             validate(reply)
         self._store(path, reply)
         return reply
+
+    def _overloaded_call(self, err: Exception) -> str:
+        """The breaker's note for a failed call; a client passed in made max_retries + 1 tries."""
+        return self.breaker.overloaded_call(err, int(getattr(self.client, "max_retries", 0) or 0) + 1)
 
     def _failed(self) -> None:
         with self._lock:
@@ -234,7 +232,7 @@ class ClaudeJudge:
                 to_count = {k: v for k, v in params.items() if k != "max_tokens"}
                 counted.append(self.client.messages.count_tokens(**to_count).input_tokens)
         except anthropic.APIConnectionError as err:
-            self._connection_failed(err)
+            self.breaker.connection_failed(err)
             return {"error": f"estimate not computed: token count failed: {why_unreachable(err)}",
                     "requests": len(todo)}
         except anthropic.APIError as err:
@@ -273,6 +271,10 @@ class ClaudeJudge:
         if not pending:
             return {}
         try:
+            self.breaker.check()
+        except JudgeCallError as err:
+            return dict.fromkeys(pending, str(err))
+        try:
             batch = self.client.messages.batches.create(
                 requests=[{"custom_id": cid, "params": params} for cid, (params, _) in pending.items()])
         except anthropic.APIError as err:
@@ -289,25 +291,38 @@ class ClaudeJudge:
                 raise TimeoutError(f"batch {batch.id} still {batch.processing_status} after {timeout_s} s")
             time.sleep(poll_s)
             batch = self.client.messages.batches.retrieve(batch.id)
-        errors = dict.fromkeys(pending, f"no result for this request in batch {batch.id}")
+        # Results come back in any order: each is joined to its request on custom_id, never by position.
+        results: dict[str, list] = {}
+        unknown = 0
         for entry in self.client.messages.batches.results(batch.id):
-            if entry.custom_id not in pending:
-                continue
-            result = entry.result
-            if result.type != "succeeded":
-                kind = getattr(getattr(getattr(result, "error", None), "error", None), "type", None)
-                errors[entry.custom_id] = f"batch request {result.type}" + (f" ({kind})" if kind else "")
-                continue
-            self._count_usage(result.message)
-            try:
-                reply = parse_reply(result.message)
-                if validate is not None:
-                    validate(reply)
-            except JudgeCallError as err:
-                errors[entry.custom_id] = str(err)
-                continue
-            self._store(pending[entry.custom_id][1], reply)
-            del errors[entry.custom_id]
+            if entry.custom_id in pending:
+                results.setdefault(entry.custom_id, []).append(entry.result)
+            else:
+                unknown += 1  # an id never sent: matched to nothing
+        missing = f"no result for this request in batch {batch.id}" + (
+            f" (it returned {unknown} result(s) with an unknown custom_id)" if unknown else "")
+        errors = {}
+        for cid, (_, path) in pending.items():
+            mine = results.get(cid, [])
+            for result in mine:
+                if result.type == "succeeded":
+                    self._count_usage(result.message)
+            if not mine:
+                errors[cid] = missing
+            elif len(mine) > 1:  # which one is this request's? neither is used, nor cached
+                errors[cid] = f"batch {batch.id} returned {len(mine)} results for this request (a duplicate custom_id)"
+            elif mine[0].type != "succeeded":
+                kind = getattr(getattr(getattr(mine[0], "error", None), "error", None), "type", None)
+                errors[cid] = f"batch request {mine[0].type}" + (f" ({kind})" if kind else "")
+            else:
+                try:
+                    reply = parse_reply(mine[0].message)
+                    if validate is not None:
+                        validate(reply)
+                except JudgeCallError as err:
+                    errors[cid] = str(err)
+                    continue
+                self._store(path, reply)
         return errors
 
     def _judge_batch(self, items: list[tuple], requests_of: Callable[..., tuple[dict, ...]], judge_one: Callable,

@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from helpers.preferences.validation import PreferenceDataError
+from helpers.task import DataError, iter_jsonl
+
+
+def _read_rows(path: Path, objects_only: bool) -> tuple[list, list[int]]:
+    """(rows, the line each came from), read strictly by `task.iter_jsonl`: a byte that is not UTF-8, invalid JSON
+    (a torn last line too) or, with `objects_only`, a row that is not a JSON object is a PreferenceDataError naming
+    file:line and the fix."""
+    rows, lines = [], []
+    try:
+        for lineno, row in iter_jsonl(path):
+            if objects_only and not isinstance(row, dict):
+                raise PreferenceDataError(f"{path}:{lineno}: expected a JSON object (one record per line), got "
+                                          f"{type(row).__name__}")
+            rows.append(row)
+            lines.append(lineno)
+    except PreferenceDataError:
+        raise
+    except DataError as err:
+        raise PreferenceDataError(str(err)) from None
+    return rows, lines
 
 
 def read_records(path: str | Path) -> list[dict]:
-    """A builder's log: one record per prompt; [] for a missing file. A torn last line from an interrupted write is
-    ignored (that prompt is redone); bad JSON elsewhere is a PreferenceDataError naming the line."""
-    path = Path(path)
+    """A builder's log: one record per prompt; [] for a missing file. Read strictly: a line that is not UTF-8 JSON
+    (a torn last line included) is a PreferenceDataError naming file:line. Only a builder resuming its own log cuts
+    a torn last line first (`repair_torn_tail`, in `sampling`): anywhere else it would silently lose a record."""
+    path = Path(path).expanduser().resolve()
     if not path.exists():
         return []
-    records = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if lineno == len(lines):
-                break
-            raise PreferenceDataError(f"{path.name}:{lineno}: not valid JSON") from None
-    return records
+    return _read_rows(path, objects_only=True)[0]
 
 
 def repair_torn_tail(path: Path) -> None:
@@ -40,8 +49,9 @@ def repair_torn_tail(path: Path) -> None:
 def read_preferences(prefs_path: str | Path, config_path: str | Path = "") -> tuple[list, list[int]]:
     """(records, the line each came from) of a preferences JSONL: a builder's log or plain triples.
 
-    Unlike `read_records`, a missing, empty or non-UTF-8 file is an error: one line naming the file (and the line
-    of a bad byte), and `config_path`, the run config that named it, if given."""
+    Read strictly, like `read_records` (a torn last line is an error naming file:line, never a dropped row), and a
+    missing or empty file is an error too: one line naming the file and `config_path`, the run config that named it,
+    if given."""
     path = Path(prefs_path).expanduser().resolve()
     named_in = f" (`preferences` in {Path(config_path).expanduser().resolve()})" if config_path else ""
     if not path.exists():
@@ -49,15 +59,7 @@ def read_preferences(prefs_path: str | Path, config_path: str | Path = "") -> tu
                                 "notebooks/02_preferences_and_dpo.ipynb (Session B) or fix the path")
     if not path.is_file():
         raise PreferenceDataError(f"{path}: is not a file{named_in}")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise PreferenceDataError(f"{path}:{line}: not UTF-8 (byte 0x{data[err.start]:02x}); "
-                                  "save it as UTF-8") from None
-    records = read_records(path)
+    records, lines = _read_rows(path, objects_only=False)  # a row that is not an object: validate_preferences names it
     if not records:
         raise PreferenceDataError(f"{path}: no preference rows (the file is empty or holds only blank lines){named_in}")
-    lines = [n for n, line in enumerate(text.splitlines(), 1) if line.strip()][: len(records)]
     return records, lines

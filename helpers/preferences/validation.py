@@ -6,11 +6,14 @@ message) or plain strings.
 
 from __future__ import annotations
 
+from helpers.task import DataError
+
 TRIPLE_KEYS = ("prompt", "chosen", "rejected")  # a TRL preference row, in this order
 
 
-class PreferenceDataError(ValueError):
-    """Preference rows that must not reach the trainer; the message lists every bad row with its reason."""
+class PreferenceDataError(DataError):
+    """Preference rows that must not reach the trainer; the message lists every bad row with its reason. A DataError
+    (a ValueError): every malformed data file reads alike."""
 
 
 def _message_problem(messages, what: str, roles: tuple[str, ...]) -> str | None:

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from helpers.training.common import library_versions
+from helpers.training.common import data_line, library_versions
 from helpers.training.monitor import log_frame
 
 
@@ -31,7 +31,9 @@ def write_run_card(run_dir: str | Path, version: str, summary: dict, preference_
         "base_model": summary["config"]["model_name"], "sft_adapter": summary["config"]["sft_adapter"],
         "adapter": summary["adapter"], "reference": "frozen copy of the SFT adapter (TRL 'ref' adapter)",
         "config": summary["config"], "preference_data": {"sha256_16": summary["preference_hash"],
-                                                         **preference_counts},
+                                                         **preference_counts,
+                                                         # what the trainer kept: a pair over max_length is dropped
+                                                         "trained_on": summary.get("data")},
         "training": {"steps": summary["global_steps"], "seconds": summary["train_runtime"],
                      "trained_tokens": summary["trained_tokens"], "tokens_per_second": summary["tokens_per_second"],
                      "resumed_from": summary["resumed_from"], "precision": summary.get("precision")},
@@ -45,6 +47,7 @@ def write_run_card(run_dir: str | Path, version: str, summary: dict, preference_
     lines = [f"# DPO run card {version}", "", f"- base model: `{card['base_model']}`",
              f"- SFT adapter (start and reference): `{card['sft_adapter']}`", f"- DPO adapter: `{card['adapter']}`",
              f"- preference data: {preference_counts} (sha256/16 `{summary['preference_hash']}`)",
+             f"- pairs trained on: {data_line(summary['data']) if summary.get('data') else 'not recorded'}",
              f"- training: {card['training']['steps']} steps in {card['training']['seconds']:.0f} s, "
              f"{card['training']['tokens_per_second']:.0f} trained tokens/s",
              f"- precision: {_precision_line(summary.get('precision'))}",

@@ -17,7 +17,7 @@ from helpers.adapters import AdapterError, ModelNotFoundError, read_adapter
 from helpers.models import load_tokenizer
 from helpers.preferences import PreferenceDataError, read_preferences, to_dataset, validate_preferences
 from helpers.task import format_prompt, load_split
-from helpers.training.dpo import DPORunConfig, train_dpo
+from helpers.training.dpo import DPORunConfig, folder_problem, train_dpo
 from helpers.training.sweep import run_sweep_from_config
 
 CONFIG_KEYS = ("preferences", "val_fraction", "out_dir", "kl_prompts_from_eval", "dpo")
@@ -81,6 +81,9 @@ def run_config(spec: dict, path: str | Path) -> DPORunConfig:
         config = DPORunConfig(**dpo)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"{path}: dpo: {err}") from None
+    problem = folder_problem("checkpoint_dir", config.checkpoint_dir) if config.checkpoint_dir else None
+    if problem:
+        raise ConfigError(f"{path}: dpo.{problem}")
     if not config.sft_adapter:
         raise ConfigError(f"{path}: dpo.sft_adapter is empty: DPO starts from an SFT adapter (train one first)")
     try:

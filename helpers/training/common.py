@@ -53,3 +53,21 @@ def release_memory_callback():
             trim_heap()
 
     return ReleaseMemory()
+
+
+def data_line(counts: dict, what: str = "pairs") -> str:
+    """One line saying what a trainer kept of the data it was given: {"train": counts, "validation": counts}, each
+    {"given", "kept", "dropped_too_long", "truncated", "max_length"} as `dpo.length_counts` or `sft` count them."""
+    parts = []
+    for split, c in counts.items():
+        if not c or not c.get("given"):
+            continue
+        name = "training" if split == "train" else split
+        text = f"{c['kept']} of {c['given']} {name} {what} kept"
+        if c.get("dropped_too_long"):
+            text += (f" ({c['dropped_too_long']} dropped: the prompt alone fills max_length={c['max_length']} tokens"
+                     + (f"; the longest is {c['longest']} tokens" if c.get("longest") else "") + ")")
+        if c.get("truncated"):
+            text += f", {c['truncated']} cut at max_length={c['max_length']}"
+        parts.append(text)
+    return "; ".join(parts)

@@ -25,8 +25,14 @@ from helpers.models import (
     release_memory,
 )
 from helpers.paths import ARTIFACTS
-from helpers.preferences import validate_preferences
-from helpers.training.common import compact_lm_head, config_hash, last_checkpoint, release_memory_callback
+from helpers.preferences import PreferenceDataError, validate_preferences
+from helpers.training.common import (
+    compact_lm_head,
+    config_hash,
+    data_line,
+    last_checkpoint,
+    release_memory_callback,
+)
 from helpers.training.monitor import kl_callback_class, log_frame, policy_ref_kl, policy_with_reference
 
 
@@ -129,12 +135,56 @@ def make_dpo_trainer(config: DPORunConfig, train_dataset, eval_dataset=None, out
     compact_lm_head(config.compact_lm_head)
     model, tokenizer = load_sft_policy(config.model_name, config.sft_adapter)
     has_eval = eval_dataset is not None and len(eval_dataset) > 0
-    trainer = DPOTrainer(model=model, ref_model=None, args=dpo_args(config, output_dir, has_eval, **args_overrides),
+    args = dpo_args(config, output_dir, has_eval, **args_overrides)
+    trainer = DPOTrainer(model=model, ref_model=None, args=args,
                          train_dataset=train_dataset, eval_dataset=eval_dataset if has_eval else None,
                          processing_class=tokenizer, callbacks=[*(callbacks or []), release_memory_callback()])
     if "ref" not in trainer.model.peft_config:
         raise RuntimeError("TRL did not create the frozen 'ref' adapter; the reference would be the base model")
+    # TRL drops a pair whose prompt alone fills max_length and cuts the others there: what it kept, counted
+    trainer.data_counts = {"train": length_counts(tokenizer, train_dataset, trainer.train_dataset, args.max_length)}
+    if has_eval:
+        trainer.data_counts["validation"] = length_counts(tokenizer, eval_dataset, trainer.eval_dataset,
+                                                          args.max_length)
+    for split, counts in trainer.data_counts.items():
+        if counts["given"] and not counts["kept"]:
+            name = "training" if split == "train" else split
+            raise PreferenceDataError(
+                f"every one of the {counts['given']} {name} pairs is over max_length={counts['max_length']} tokens "
+                f"(TRL drops a pair whose prompt alone fills it), the longest pair is {counts['longest']} tokens: "
+                f"raise max_length (to {counts['longest']} to cut none) or shorten the prompts")
     return trainer
+
+
+def _pair_length(tokenizer, row) -> int:
+    """Tokens of prompt + the longer answer, as TRL tokenises a pair (chat template for message lists)."""
+    if isinstance(row["prompt"], str):
+        return max(len(tokenizer(row["prompt"] + row[k])["input_ids"]) for k in ("chosen", "rejected"))
+    return max(len(tokenizer.apply_chat_template(row["prompt"] + row[k], tokenize=True, return_dict=True)["input_ids"])
+               for k in ("chosen", "rejected"))
+
+
+def length_counts(tokenizer, given, prepared, max_length: int | None) -> dict:
+    """What TRL kept of `given` pairs in `prepared` (its tokenised dataset): {"given", "kept", "dropped_too_long",
+    "truncated" (kept pairs cut at max_length), "max_length"}, and "longest" (tokens of the longest given pair)
+    when some were dropped."""
+    n_given, kept = len(given), len(prepared) if prepared is not None else 0
+    counts = {"given": n_given, "kept": kept, "dropped_too_long": n_given - kept, "truncated": 0,
+              "max_length": max_length}
+    if kept and max_length is not None:
+        counts["truncated"] = sum(len(p) + max(len(c), len(r)) > max_length for p, c, r in
+                                  zip(prepared["prompt_ids"], prepared["chosen_ids"], prepared["rejected_ids"],
+                                      strict=True))
+    if counts["dropped_too_long"]:
+        counts["longest"] = max(_pair_length(tokenizer, row) for row in given)
+    return counts
+
+
+def prepared_tokens(prepared, max_length: int | None) -> int:
+    """Tokens of prompt+chosen and prompt+rejected over one pass of TRL's tokenised pairs, as cut at max_length."""
+    cap = max_length if max_length is not None else float("inf")
+    return int(sum(min(len(p) + len(c), cap) + min(len(p) + len(r), cap) for p, c, r in
+                   zip(prepared["prompt_ids"], prepared["chosen_ids"], prepared["rejected_ids"], strict=True)))
 
 
 def trl_dpo_loss(model, ref_model, tokenizer, triples: list[dict], beta: float, output_dir: str) -> float:
@@ -188,6 +238,28 @@ def run_key(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts: 
 FINISHED = "finished"  # <checkpoint dir>/finished/: the final adapter and summary of a run that completed
 
 
+def folder_problem(name: str, path: str | Path) -> str | None:
+    """Why `path` cannot be the folder a run writes to (it, or a folder above it, is an existing file), or None:
+    checked before any model loads, not a FileExistsError at the first checkpoint."""
+    path = Path(path).expanduser().absolute()
+    for part in (path, *path.parents):
+        if part.exists():
+            if part.is_dir():
+                return None
+            what = "is a file" if part == path else f"is under {part}, which is a file"
+            return (f"{name} {path} {what}, not a folder: point {name} at a folder (or leave it empty for the "
+                    "default), or move the file away")
+    return None
+
+
+def check_folders(config: DPORunConfig, out_dir: str | Path | None = None) -> None:
+    """ValueError, one line, when checkpoint_dir or out_dir is (under) an existing file."""
+    for name, path in (("checkpoint_dir", config.checkpoint_dir), ("out_dir", out_dir)):
+        problem = folder_problem(name, path) if path else None
+        if problem:
+            raise ValueError(problem)
+
+
 def _reuse_finished(ckpt_dir: Path, out_dir: Path) -> dict | None:
     """A finished run's summary, its adapter copied to out_dir/dpo_adapter; None when the run has not finished.
     A re-run of a finished run trains nothing: no step past the end, and the summary is the original one."""
@@ -212,6 +284,7 @@ def train_dpo(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts
     content), so re-running the same training after an interruption resumes from the last complete checkpoint
     instead of starting over, and re-running a finished one reuses its result. One process trains a key at a time.
     """
+    check_folders(config, out_dir)  # before anything loads
     key = run_key(config, train_dataset, eval_dataset, kl_prompts)
     ckpt_dir = Path(config.checkpoint_dir or ARTIFACTS / "dpo" / key)
     out_dir = Path(out_dir or ckpt_dir)
@@ -243,6 +316,8 @@ def _train_dpo(config, train_dataset, eval_dataset, kl_prompts, ckpt_dir: Path, 
     t_setup = time.perf_counter()
     trainer = make_dpo_trainer(config, train_dataset, eval_dataset, ckpt_dir, callbacks)
     setup_seconds = time.perf_counter() - t_setup  # model loading and, if asked, the reference log-probs pass
+    if trainer.is_world_process_zero():
+        print(f"DPO data: {data_line(trainer.data_counts)}")
     resume = last_checkpoint(ckpt_dir)
     if resume:
         print(f"resuming DPO training from {resume}")
@@ -256,10 +331,13 @@ def _train_dpo(config, train_dataset, eval_dataset, kl_prompts, ckpt_dir: Path, 
     if main_process:
         trainer.model.save_pretrained(adapter_dir, selected_adapters=["default"])
         trainer.processing_class.save_pretrained(adapter_dir)
-    # pairs this run trained on (all epochs, or fewer when max_steps stops it early), at the data's mean length
-    pairs = min(len(train_dataset) * config.epochs, trainer.state.global_step * config.batch_size
+    # pairs this run trained on (all epochs, or fewer when max_steps stops it early), at the mean length of the pairs
+    # TRL kept, as it cut them: a dropped pair is not counted
+    counts = trainer.data_counts
+    n_train = counts["train"]["kept"]
+    pairs = min(n_train * config.epochs, trainer.state.global_step * config.batch_size
                 * config.grad_accum * trainer.args.world_size)
-    tokens = trained_tokens(trainer.processing_class, train_dataset) * pairs / max(1, len(train_dataset))
+    tokens = prepared_tokens(trainer.train_dataset, trainer.args.max_length) * pairs / max(1, n_train)
     summary = {
         "adapter": str(adapter_dir), "checkpoint_dir": str(ckpt_dir), "resumed_from": resume,
         "train_seconds": wall, "global_steps": trainer.state.global_step,
@@ -267,8 +345,9 @@ def _train_dpo(config, train_dataset, eval_dataset, kl_prompts, ckpt_dir: Path, 
         # over the training time plus the setup, so a precomputed reference pass is counted, not hidden
         "tokens_per_second": (tokens / (result.metrics["train_runtime"] + setup_seconds)
                               if result.metrics.get("train_runtime") else None),
-        "preference_hash": data_hash, "n_train": len(train_dataset),
-        "n_eval": len(eval_dataset) if eval_dataset is not None else 0,
+        "preference_hash": data_hash, "n_train": n_train, "n_train_given": len(train_dataset),
+        "n_eval": counts.get("validation", {}).get("kept", 0),
+        "n_eval_given": len(eval_dataset) if eval_dataset is not None else 0, "data": counts,
         "final_eval": final_eval,
         "log_history": trainer.state.log_history + [h for h in (kl_cb.history if kl_cb else []) if h["step"] == 0],
         "config": asdict(config), "world_size": trainer.args.world_size, "precision": precision_used(),

@@ -3,6 +3,7 @@ log as a table, plain-language health flags."""
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -98,13 +99,50 @@ def log_frame(log_history: list[dict]):
     frame = pd.DataFrame(log_history)
     if frame.empty:
         return frame
-    return frame.groupby("step").first().sort_index()
+    frame = frame.groupby("step").first().sort_index()
+    frame.attrs["non_finite"] = _non_finite(log_history)  # what `training_health` flags: NaN here is also "not logged"
+    return frame
+
+
+# the logged values that must be finite numbers: a NaN or an infinity in any of them means the run has diverged
+# (pandas' max and mean skip NaN, so without this check a NaN KL would raise no flag while a KL of 9 does)
+FINITE_COLUMNS = ("loss", "rewards/margins", "eval_loss", "eval_rewards/margins", "eval_kl")
+
+
+def _non_finite(log_history: list[dict]) -> dict[str, list[tuple[int, float]]]:
+    """{column: [(step, value)]} of the NaN and infinite values logged in FINITE_COLUMNS, from the raw log (in the
+    frame a NaN is also what a row that did not log a column holds)."""
+    found: dict[str, list[tuple[int, float]]] = {}
+    for h in log_history:
+        for column in FINITE_COLUMNS:
+            value = h.get(column)
+            if isinstance(value, (int, float)) and not math.isfinite(value):
+                found.setdefault(column, []).append((h.get("step"), float(value)))
+    return found
+
+
+def non_finite_flags(frame) -> list[str]:
+    """One flag per column of FINITE_COLUMNS that logged NaN or +-inf, naming the column, the kind and the first step.
+    Exact for a frame from `log_frame`; for another frame only infinities can be told from values never logged."""
+    found = frame.attrs.get("non_finite") if hasattr(frame, "attrs") else None
+    if found is None:
+        found = {c: [(s, float(v)) for s, v in frame[c].items() if isinstance(v, (int, float)) and math.isinf(v)]
+                 for c in FINITE_COLUMNS if c in frame}
+    flags = []
+    for column in FINITE_COLUMNS:
+        bad = found.get(column)
+        if bad:
+            kinds = "/".join(sorted({"NaN" if math.isnan(v) else "inf" if v > 0 else "-inf" for _, v in bad}))
+            flags.append(f"{column} is {kinds} at step {bad[0][0]} ({len(bad)} logged value(s)): the run diverged; "
+                         "lower the learning rate, check the data, or resume from an earlier checkpoint")
+    return flags
 
 
 def training_health(frame, kl_warn_nats: float = 5.0) -> list[str]:
-    """Plain-language flags for the two traps: a training gap that grows while the validation gap does not, and
-    a KL that explodes. [] when the curves look healthy."""
-    flags = []
+    """Plain-language flags for the traps: a loss, reward margin or KL that is NaN or infinite (a diverged run), a
+    training gap that grows while the validation gap does not, and a KL that explodes. [] when the curves look
+    healthy."""
+    flags = non_finite_flags(frame)
     train = frame["rewards/margins"].dropna() if "rewards/margins" in frame else []
     val = frame["eval_rewards/margins"].dropna() if "eval_rewards/margins" in frame else []
     if len(train) >= 2 and len(val) >= 1:

@@ -19,6 +19,7 @@ from helpers.task import build_messages, format_answer
 from helpers.training.common import (
     compact_lm_head,
     config_hash,
+    data_line,
     last_checkpoint,
     lora_config,
     release_memory_callback,
@@ -62,9 +63,22 @@ def train_sft(examples: list[dict], output_dir: str | Path, model_name: str = DE
         dataloader_num_workers=0, train_sampling_strategy="group_by_length", **precision_kwargs(),
     )
     trainer_class = severity_weighted_trainer(tokenizer, severity_weight) if severity_weight != 1 else SFTTrainer
-    trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(sft_records(examples)),
+    records = sft_records(examples)
+    trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(records),
                          processing_class=tokenizer, peft_config=lora_config(r=lora_r),
                          callbacks=[release_memory_callback()])  # the heap creeps up step after step, as in DPO
+    # TRL cuts each report at max_length and drops one left with no answer token: what it kept, counted and said
+    counts = {"given": len(records), "kept": len(trainer.train_dataset),
+              "dropped_too_long": len(records) - len(trainer.train_dataset), "max_length": max_length}
+    if counts["dropped_too_long"]:
+        counts["longest"] = max(_record_length(tokenizer, r) for r in records)
+    if not counts["kept"]:
+        raise ValueError(f"every one of the {counts['given']} SFT reports is over max_length={max_length} tokens in "
+                         f"its prompt alone (TRL drops it: no answer token left to learn), the longest example is "
+                         f"{counts['longest']} tokens: raise max_length (to {counts['longest']} to cut none)")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "data_counts.json").write_text(json.dumps({"train": counts}, indent=1))
+    print(f"SFT data: {data_line({'train': counts}, 'examples')}")
     trainer.train(resume_from_checkpoint=last_checkpoint(output_dir))
     adapter_dir = output_dir / "adapter"
     trainer.model.save_pretrained(adapter_dir)
@@ -74,6 +88,12 @@ def train_sft(examples: list[dict], output_dir: str | Path, model_name: str = DE
     del trainer, model
     release_memory()
     return adapter_dir
+
+
+def _record_length(tokenizer, record: dict) -> int:
+    """Tokens of an SFT record's prompt and answer, through the chat template, as the trainer tokenises it."""
+    return len(tokenizer.apply_chat_template(record["prompt"] + record["completion"], tokenize=True,
+                                             return_dict=True)["input_ids"])
 
 
 def severity_positions(labels: torch.Tensor, tokenizer) -> torch.Tensor:
@@ -140,7 +160,9 @@ def bootstrap_sft(examples: list[dict], model_name: str = DEFAULT_MODEL, cache_r
         train_sft(examples, out, model_name=model_name, **train_kwargs)
         seconds = time.perf_counter() - t0
         # written last: an adapter folder without this file is a save that a kill interrupted, and is retrained
-        (out / "finished.json").write_text(json.dumps({"train_seconds": seconds, "digest": adapter_digest(adapter)}))
+        counts = json.loads((out / "data_counts.json").read_text()) if (out / "data_counts.json").exists() else None
+        (out / "finished.json").write_text(json.dumps({"train_seconds": seconds, "digest": adapter_digest(adapter),
+                                                       "data": counts}))
         print(f"trained the SFT adapter in {seconds:.0f} s: {adapter}")
     return adapter
 

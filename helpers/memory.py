@@ -1,0 +1,91 @@
+"""How much memory a notebook's kernel holds while it runs, and which cells held the most."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from pathlib import Path
+
+
+class PeakMemory:
+    """Peak resident memory (MB) of this process's child processes while the block runs: the notebook's kernel
+    and anything it starts. Linux keeps each process's own high-water mark (VmHWM), so sampling every
+    `interval` seconds misses no short spike of one process; with several processes the sum of their high-water
+    marks is taken, an upper bound (their peaks may not coincide).
+
+        with PeakMemory() as peak:
+            ...run a notebook...
+        peak.mb
+    """
+
+    def __init__(self, interval: float = 0.5):
+        self.interval, self.mb = interval, 0.0
+        self.trace: list[tuple[float, float]] = []  # (unix time, resident MB of the children now), for profiling
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    @staticmethod
+    def _process_mb(proc) -> float:
+        try:
+            with open(f"/proc/{proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return proc.memory_info().rss / 2 ** 20  # no /proc (macOS): sampled RSS
+
+    def _sample(self) -> None:
+        import psutil
+
+        total = now = 0.0
+        for proc in psutil.Process().children(recursive=True):
+            try:
+                mb = self._process_mb(proc)
+                now += proc.memory_info().rss / 2 ** 20
+            except psutil.Error:
+                continue  # ended between listing and reading
+            total += mb
+            self.mb = max(self.mb, mb)
+        self.mb = max(self.mb, total)
+        self.trace.append((round(time.time(), 2), round(now, 1)))
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.mb = round(self.mb, 1)
+        return False
+
+
+
+def memory_by_cell(run_dir: str | Path, notebook: str, top: int = 8):
+    """Which cells of an executed notebook held the most memory: the largest resident size of its kernel sampled
+    while each cell ran (from <notebook>.memory.json, written by the runner), as a DataFrame, largest first."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    trace = json.loads((run_dir / f"{notebook}.memory.json").read_text())
+    cells = json.loads((run_dir / f"{notebook}.ipynb").read_text())["cells"]
+    rows = []
+    for i, cell in enumerate(cells):
+        meta = cell.get("metadata", {}).get("papermill", {})
+        if cell["cell_type"] != "code" or not meta.get("start_time") or not meta.get("end_time"):
+            continue
+        start = dt.datetime.fromisoformat(meta["start_time"].replace("Z", "+00:00")).timestamp()
+        end = dt.datetime.fromisoformat(meta["end_time"].replace("Z", "+00:00")).timestamp()
+        during = [mb for t, mb in trace if start <= t <= end + 0.5]
+        if during:
+            rows.append({"cell": i, "seconds": round(end - start, 1), "peak_mb": max(during),
+                         "code": "".join(cell["source"]).strip().splitlines()[0][:70]})
+    frame = pd.DataFrame(rows)
+    return frame.sort_values("peak_mb", ascending=False).head(top) if len(frame) else frame
