@@ -252,3 +252,19 @@ def test_a_run_killed_after_its_last_checkpoint_does_not_train_past_its_end(tiny
     again = training.train_dpo(config, train, val, out_dir=tmp_path / "run2")
     assert again["global_steps"] == first["global_steps"] == 2
     assert [h["step"] for h in again["log_history"] if "loss" in h] == [1, 2]
+
+
+@pytest.mark.parametrize("corrupt", [b"{broken\n", b"\xff\xfe not utf-8\n", b"[1, 2]\n"],
+                         ids=["not-json", "not-utf8", "not-an-object"])
+def test_a_corrupt_line_in_the_sample_log_names_the_log_and_the_fix(tiny, tmp_path, corrupt):
+    from helpers.judges import RubricJudge
+
+    log = tmp_path / "run" / "samples.jsonl"
+    log.parent.mkdir()
+    log.write_bytes(b'{"id": "x", "status": "scored"}\n' + corrupt + b'{"id": "y", "status": "scored"}\n')
+    model, tokenizer = tiny
+    with pytest.raises(prefs.PreferenceDataError) as err:
+        prefs.sample_and_score(load_split("prefs")[:2], model, tokenizer, RubricJudge(), log,
+                               temperatures=(0.7, 1.2), max_new_tokens=4, batch_size=2, seed=0, progress=False)
+    line = str(err.value)
+    assert "\n" not in line and f"{log}:2" in line and f"delete {log}" in line and "delete that line" in line

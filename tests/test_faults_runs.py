@@ -336,3 +336,40 @@ def test_a_kernel_that_really_dies_is_recorded_as_interrupted(runs, tmp_path, mo
     assert "Traceback" not in "\n".join(err)
     entry = _record(runs, "dies")["notebooks"][A]
     assert entry["status"] == "interrupted" and "out of memory" in entry["reason"]
+
+
+@pytest.mark.parametrize("command", ["dpo", "sweep"])
+def test_a_cli_config_reads_its_paths_from_the_repository_root_wherever_it_runs(tmp_path, monkeypatch, command):
+    """The shipped configs say their paths are relative to the repository root: so they are, from any folder."""
+    import yaml
+
+    from helpers.training import cli, sweep
+    from tests.test_faults_inputs import TRIPLE
+
+    (tmp_path / "sft").mkdir()
+    (tmp_path / "sft" / "adapter_config.json").write_text('{"peft_type": "LORA"}')
+    (tmp_path / "sft" / "adapter_model.safetensors").write_bytes(b"")
+    (tmp_path / "prefs.jsonl").write_text("".join(json.dumps(TRIPLE) + "\n" for _ in range(4)))
+    rel = os.path.relpath(tmp_path, paths.REPO_ROOT)  # the same files, named from the repository root
+    spec = {"preferences": f"{rel}/prefs.jsonl", "out_dir": f"{rel}/out", "kl_prompts_from_eval": 0,
+            "dpo": {"sft_adapter": f"{rel}/sft", "checkpoint_dir": f"{rel}/ckpt"}}
+    config = tmp_path / "dpo.yaml"
+    config.write_text(yaml.safe_dump(spec))
+    elsewhere = tmp_path / "elsewhere" / "deeper"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    if command == "dpo":
+        run = cli.prepare_run(config)
+        assert len(run.train) == 4 and run.out_dir == str(tmp_path / "out")
+        assert run.config.sft_adapter == str(tmp_path / "sft") and run.config.checkpoint_dir == str(tmp_path / "ckpt")
+    else:
+        class Read(Exception):
+            pass
+
+        def read(prefs, _config):
+            raise Read(prefs)
+
+        monkeypatch.setattr(sweep, "read_preferences", read)
+        with pytest.raises(Read) as read_from:
+            sweep.run_sweep_from_config(config)
+        assert read_from.value.args[0] == tmp_path / "prefs.jsonl"

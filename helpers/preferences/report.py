@@ -150,6 +150,12 @@ def quality_report(pairs_by_strategy: dict[str, list[dict]]):
     return frame
 
 
+def judge_address_lines(report) -> list[str]:
+    """One line per example a report flagged as addressing the judge (a Claude judge could be steered by it)."""
+    return [f"addresses the judge: {f.get('strategy') or f.get('temperature', '')} {f.get('id')} ({f.get('where')}, "
+            f"{f.get('phrase')!r}): {str(f.get('text'))[:100]!r}" for f in report.attrs.get("addressing the judge", [])]
+
+
 def sample_report(records: list[dict]):
     """How the N samples themselves look, per temperature: how many judge calls failed (an unreachable API shows
     here first), format-valid and severity-right shares, mean score, how many answers address the judge (examples

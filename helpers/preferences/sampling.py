@@ -17,6 +17,7 @@ from helpers.generation import sample_n
 from helpers.judges import checked_scores, checked_verdict, checked_verdicts, score_range
 from helpers.paths import REPO_ROOT
 from helpers.preferences.files import read_records, repair_torn_tail
+from helpers.preferences.validation import PreferenceDataError
 from helpers.progress import tqdm
 from helpers.secrets import redact
 from helpers.task import format_prompt, unique_ids
@@ -128,13 +129,22 @@ def sample_and_score(examples: list[dict], model, tokenizer, judge, out_path: st
     return [latest[e["id"]] for e in examples if e["id"] in latest]
 
 
+def _read_own_log(out_path: Path) -> list[dict]:
+    """The builder's log, resumed: a corrupt line names the log and what to do, in one line."""
+    try:
+        return read_records(out_path)
+    except PreferenceDataError as err:
+        raise PreferenceDataError(f"{err}; this is the sample log the build resumes from: delete that line to "
+                                  f"sample its prompt again, or delete {out_path} to start the build afresh") from None
+
+
 def _sample_and_score(examples, model, tokenizer, judge, out_path: Path, temperatures: list[float],
                       max_new_tokens: int, batch_size: int, chunk_size: int, seed: int, progress: bool) -> None:
     repair_torn_tail(out_path)
     by_id = {e["id"]: e for e in examples}
     shas = {e["id"]: example_sha(e) for e in examples}
     # a record of an example whose content has changed since (same id, other report or labels) is not reused
-    previous = {i: r for i, r in latest_records(read_records(out_path)).items()
+    previous = {i: r for i, r in latest_records(_read_own_log(out_path)).items()
                 if i in by_id and r.get("example_sha") == shas[i]}
     failed = [r for r in previous.values() if r["status"] == "judge_failed"]
     if failed:

@@ -15,6 +15,7 @@ from pathlib import Path
 from helpers import checks
 from helpers.adapters import AdapterError, ModelNotFoundError, read_adapter
 from helpers.models import load_tokenizer
+from helpers.paths import repo_path
 from helpers.preferences import PreferenceDataError, read_preferences, to_dataset, validate_preferences
 from helpers.task import format_prompt, load_split
 from helpers.training.dpo import DPORunConfig, folder_problem, train_dpo
@@ -77,6 +78,9 @@ def run_config(spec: dict, path: str | Path) -> DPORunConfig:
     unknown = sorted(str(k) for k in dpo if k not in known)
     if unknown:
         raise ConfigError(f"{path}: dpo: unknown field(s) {', '.join(unknown)} (see helpers.training.DPORunConfig)")
+    # the config's paths are relative to the repository root, wherever the command runs
+    dpo = {k: str(repo_path(v)) if k in ("sft_adapter", "checkpoint_dir") and isinstance(v, str) and v else v
+           for k, v in dpo.items()}
     try:
         config = DPORunConfig(**dpo)
     except (ValueError, TypeError) as err:
@@ -108,10 +112,10 @@ def prepare_run(path: str | Path) -> PreparedRun:
     except checks.ParameterError as err:
         raise ConfigError(f"{Path(path).expanduser().resolve()}: {err}") from None
     out_dir = spec.get("out_dir")
-    if out_dir is not None and (not isinstance(out_dir, str) or Path(out_dir).expanduser().is_file()):
+    if out_dir is not None and (not isinstance(out_dir, str) or repo_path(out_dir).is_file()):
         raise ConfigError(f"{Path(path).expanduser().resolve()}: out_dir must be a folder path, got {out_dir!r}")
-
-    prefs_path = Path(spec["preferences"]).expanduser().resolve()
+    out_dir = str(repo_path(out_dir)) if out_dir else out_dir
+    prefs_path = repo_path(spec["preferences"])
     records, lines = read_preferences(prefs_path, path)
     if isinstance(records[0], dict) and "status" in records[0]:  # a builder's log: keep the kept pairs
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from helpers import stats
 from helpers.evaluation import adapter_scores
 from helpers.models import load_tokenizer
+from helpers.paths import repo_path
 from helpers.preferences import read_preferences, to_dataset
 from helpers.task import format_prompt, load_split
 from helpers.training.dpo import DPORunConfig, train_dpo
@@ -66,8 +67,10 @@ def run_sweep_from_config(path: str | Path):
     import yaml
 
     spec = yaml.safe_load(Path(path).read_text())
-    base = DPORunConfig(**spec.get("dpo", {}))
-    records, _ = read_preferences(spec["preferences"], path)  # a missing or empty file: one line naming it
+    dpo = spec.get("dpo", {})  # the config's paths are relative to the repository root, wherever the command runs
+    base = DPORunConfig(**{k: str(repo_path(v)) if k in ("sft_adapter", "checkpoint_dir") and v else v
+                           for k, v in dpo.items()})
+    records, _ = read_preferences(repo_path(spec["preferences"]), path)  # missing or empty: one line naming it
     data = to_dataset(records, val_fraction=spec.get("val_fraction", 0.1), seed=base.seed)
     train = data["train"]
     if spec.get("train_pairs"):
@@ -76,4 +79,4 @@ def run_sweep_from_config(path: str | Path):
     evals = load_split("eval")
     kl_prompts = [format_prompt(tok, e["report"]) for e in evals[-int(spec.get("kl_prompts_from_eval", 8)):]]
     return dpo_sweep(base, spec["variants"], train, data["validation"], evals[: int(spec.get("eval_prompts", 140))],
-                     kl_prompts, spec["out_dir"])
+                     kl_prompts, repo_path(spec["out_dir"]))
