@@ -21,6 +21,7 @@ from helpers.preferences import PreferenceDataError, read_preferences, read_reco
 from helpers.task import DataError, read_jsonl
 from helpers.training.cli import ConfigError, prepare_run
 from tests.conftest import saved_tiny_base
+from tests.test_faults_inputs import assert_one_clear_line
 
 EXAMPLE = {"id": "x", "report": "search-api is down in eu-west-1.", "severity": "SEV2", "component": "search-api",
            "summary": "search-api is down in eu-west-1.", "hard_case": False, "scenario": "outage"}
@@ -40,14 +41,6 @@ def _lines(*rows) -> str:
     return "".join(json.dumps(r) + "\n" for r in rows)
 
 
-def assert_one_line(excinfo, exc_type, needles, tmp: Path):
-    err = excinfo.value
-    message = str(err)
-    assert isinstance(err, exc_type), f"{type(err).__name__}: {message}"
-    assert message.strip() and "\n" not in message, f"not one line: {message!r}"
-    for needle in needles:
-        needle = needle.format(tmp=tmp)
-        assert needle in message, f"{needle!r} not in {message!r}"
 
 
 # ----------------------------------------------------------------------------- 1. field types of gold examples
@@ -75,7 +68,7 @@ TYPE_FAULTS = [
 def test_a_field_of_the_wrong_type_is_one_line_naming_file_row_and_field(tmp_path, call, needles):
     with pytest.raises(DataError) as excinfo:
         call(tmp_path)
-    assert_one_line(excinfo, DataError, needles, tmp_path)
+    assert_one_clear_line(excinfo, DataError, needles, tmp_path)
 
 
 def test_real_booleans_still_load_and_pick_the_right_sft_examples(tmp_path):
@@ -132,7 +125,7 @@ READ_FAULTS = [
 def test_a_torn_or_undecodable_line_is_one_line_naming_file_and_line(tmp_path, call, exc, needles):
     with pytest.raises(exc) as excinfo:
         call(tmp_path)
-    assert_one_line(excinfo, exc, needles, tmp_path)
+    assert_one_clear_line(excinfo, exc, needles, tmp_path)
 
 
 def test_resuming_the_builders_own_log_still_repairs_a_torn_tail(tmp_path):
@@ -202,7 +195,7 @@ def _ds(rows):
 def test_when_every_pair_is_over_max_length_it_is_one_line(tiny_sft, tmp_path, call, needles):
     with pytest.raises(ValueError) as excinfo:
         call(lambda **kw: _dpo_config(tiny_sft, tmp_path, **kw), tmp_path)
-    assert_one_line(excinfo, ValueError, needles, tmp_path)
+    assert_one_clear_line(excinfo, ValueError, needles, tmp_path)
     match = re.search(r"longest pair[^0-9]*(\d+) tokens", str(excinfo.value))
     assert match and int(match.group(1)) > 16, str(excinfo.value)
 
@@ -213,7 +206,7 @@ def test_sft_when_every_report_is_over_max_length_it_is_one_line(tiny_sft, tmp_p
     with pytest.raises(ValueError) as excinfo:
         training.train_sft(examples, tmp_path / "sft", model_name=str(base), max_length=8, batch_size=1,
                            grad_accum=1, gradient_checkpointing=False)
-    assert_one_line(excinfo, ValueError, ["max_length=8", "every one of the 2", "longest"], tmp_path)
+    assert_one_clear_line(excinfo, ValueError, ["max_length=8", "every one of the 2", "longest"], tmp_path)
 
 
 # ----------------------------------------------------------------------------- 4. NaN and inf in the metrics
@@ -302,7 +295,7 @@ BASE_FAULTS = [
 def test_an_adapter_from_another_base_with_the_same_shapes_is_one_line(bases, loaded, make, needles):
     with pytest.raises(AdapterError) as excinfo:
         load_model(str(bases / loaded), adapter=make(bases), dev="cpu")
-    assert_one_line(excinfo, AdapterError, needles, bases)
+    assert_one_clear_line(excinfo, AdapterError, needles, bases)
 
 
 SAME_BASE = [
@@ -349,15 +342,15 @@ def test_checkpoint_dir_that_is_a_file_is_one_line_before_any_model_loads(tiny_s
     config = _dpo_config(tiny_sft, tmp_path, checkpoint_dir=str(blocker))
     with pytest.raises(ValueError) as excinfo:
         training.train_dpo(config, _ds(_rows(2)), None, out_dir=tmp_path / "run")
-    assert_one_line(excinfo, ValueError, ["{tmp}/ckpt-file", "checkpoint_dir", "is a file"], tmp_path)
+    assert_one_clear_line(excinfo, ValueError, ["{tmp}/ckpt-file", "checkpoint_dir", "is a file"], tmp_path)
     with pytest.raises(ValueError) as excinfo:
         training.train_dpo(_dpo_config(tiny_sft, tmp_path), _ds(_rows(2)), None, out_dir=blocker)
-    assert_one_line(excinfo, ValueError, ["{tmp}/ckpt-file", "out_dir", "is a file"], tmp_path)
+    assert_one_clear_line(excinfo, ValueError, ["{tmp}/ckpt-file", "out_dir", "is a file"], tmp_path)
 
 
 def test_cli_checkpoint_dir_that_is_a_file_is_one_line_naming_the_config(tmp_path):
     blocker = _write(tmp_path, "ckpt-file", "")
     with pytest.raises(ConfigError) as excinfo:
         prepare_run(_cli_dir(tmp_path, _lines(*_triples(2)), checkpoint_dir=str(blocker)))
-    assert_one_line(excinfo, ConfigError, ["{tmp}/dpo.yaml", "checkpoint_dir", "{tmp}/ckpt-file", "is a file"],
+    assert_one_clear_line(excinfo, ConfigError, ["{tmp}/dpo.yaml", "checkpoint_dir", "{tmp}/ckpt-file", "is a file"],
                     tmp_path)
