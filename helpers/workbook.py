@@ -179,16 +179,16 @@ def resume_command(run_id: str, profile: str, notebooks, overrides: dict | None 
 
 
 def _running_cell(out: Path) -> str | None:
-    """The cell that was running when the run stopped ("[12]", its execution count), if any: the last one papermill
-    started in the executed notebook `out` (after a dead kernel papermill marks even that one "completed")."""
+    """The cell that was running when the run stopped, by its position in the executed notebook `out` (a dead
+    kernel may leave it without an execution count): the last one papermill started, which after a dead kernel
+    it marks "completed" too."""
     try:
         cells = json.loads(out.read_text())["cells"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     for i, cell in reversed(list(enumerate(cells))):
         if cell.get("metadata", {}).get("papermill", {}).get("start_time"):
-            count = cell.get("execution_count")
-            return f"[{count}]" if count else f"{i + 1} (counting all cells)"
+            return f"{i + 1} of the executed notebook"
     return None
 
 

@@ -144,8 +144,9 @@ INTERRUPTIONS = [
                  id="sigterm"),
     pytest.param(_raise(DeadKernelError("Kernel died")), (B, C), B, 1, ["notebooks/02_preferences_and_dpo.ipynb",
                  "kernel died", "out of memory", "--resume --run-id r1", f"--notebooks {B} {C}"], id="dead-kernel"),
-    pytest.param(_dies_in_cell(7), (C,), C, 1, ["notebooks/03_three_way_eval.ipynb", "kernel died in cell [7]",
-                 "out of memory", "--resume --run-id r1"], id="dead-kernel-names-the-cell"),
+    pytest.param(_dies_in_cell(7), (C,), C, 1, ["notebooks/03_three_way_eval.ipynb",
+                 "kernel died in cell 1 of the executed notebook", "out of memory", "--resume --run-id r1"],
+                 id="dead-kernel-names-the-cell"),
 ]
 
 
@@ -332,7 +333,7 @@ def test_a_kernel_that_really_dies_is_recorded_as_interrupted(runs, tmp_path, mo
     code = workbook.main(["--profile", "smoke", "--run-id", "dies", "--notebooks", A])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and err, err
-    assert "kernel died in cell [3]" in err[-1] and "--resume --run-id dies" in err[-1]
+    assert "kernel died in cell 3 of the executed notebook" in err[-1] and "--resume --run-id dies" in err[-1]
     assert "Traceback" not in "\n".join(err)
     entry = _record(runs, "dies")["notebooks"][A]
     assert entry["status"] == "interrupted" and "out of memory" in entry["reason"]
