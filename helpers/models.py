@@ -40,7 +40,7 @@ def default_model_dir() -> Path:
     return cache_dir() / DEFAULT_MODEL
 
 
-def model_key(name_or_path: str | Path) -> str:
+def model_identity(name_or_path: str | Path) -> str:
     """A model's name for comparing two references to it: DEFAULT_MODEL for any of the default model's names, its hub
     id or a folder named like it (the provisioned copy, on any machine); else the last part of the path or hub id
     (the folder's name for a local folder), lower-case."""
@@ -53,9 +53,9 @@ def model_key(name_or_path: str | Path) -> str:
 
 
 def same_model(a: str | Path, b: str | Path) -> bool:
-    """Whether two names or paths refer to the same model, by `model_key`: the provisioned default model's folder,
+    """Whether two names or paths refer to the same model, by `model_identity`: the provisioned default model's folder,
     its hub id and its names are one model; SmolLM2-135M and SmolLM2-135M-Instruct are two."""
-    return model_key(a) == model_key(b)
+    return model_identity(a) == model_identity(b)
 
 
 # ----------------------------------------------------------------------------- device and precision

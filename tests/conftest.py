@@ -32,6 +32,14 @@ def saved_tiny_base(folder):
     return model, tokenizer
 
 
+def fake_adapter_dir(folder):
+    """A folder that passes the adapter-file checks (a PEFT config and a weights file) without loading a model."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "adapter_config.json").write_text('{"peft_type": "LORA"}')
+    (folder / "adapter_model.safetensors").write_bytes(b"")
+    return folder
+
+
 @pytest.fixture
 def interrupt():
     """interrupt(step, event="on_step_end"): a trainer callback that raises KeyboardInterrupt at `step`, as Ctrl-C

@@ -20,21 +20,11 @@ from helpers.models import AdapterError, load_model
 from helpers.preferences import PreferenceDataError, read_preferences, read_records
 from helpers.task import DataError, read_jsonl
 from helpers.training.cli import ConfigError, prepare_run
-from tests.conftest import saved_tiny_base
-from tests.test_faults_inputs import assert_one_clear_line
+from tests.conftest import fake_adapter_dir, saved_tiny_base
+from tests.test_faults_inputs import TRIPLE, _write, assert_one_clear_line
 
 EXAMPLE = {"id": "x", "report": "search-api is down in eu-west-1.", "severity": "SEV2", "component": "search-api",
            "summary": "search-api is down in eu-west-1.", "hard_case": False, "scenario": "outage"}
-TRIPLE = {"prompt": [{"role": "user", "content": "checkout-api down"}],
-          "chosen": [{"role": "assistant", "content": '{"severity": "SEV1"}'}],
-          "rejected": [{"role": "assistant", "content": "SEV3"}]}
-
-
-def _write(tmp: Path, name: str, content: str | bytes) -> Path:
-    path = tmp / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    return path
 
 
 def _lines(*rows) -> str:
@@ -81,9 +71,7 @@ def test_real_booleans_still_load_and_pick_the_right_sft_examples(tmp_path):
 
 
 def _cli_dir(tmp: Path, prefs: str | bytes, **dpo) -> Path:
-    (tmp / "sft").mkdir(exist_ok=True)
-    (tmp / "sft" / "adapter_config.json").write_text('{"peft_type": "LORA"}')
-    (tmp / "sft" / "adapter_model.safetensors").write_bytes(b"")
+    fake_adapter_dir(tmp / "sft")
     _write(tmp, "prefs.jsonl", prefs)
     spec = {"preferences": str(tmp / "prefs.jsonl"), "out_dir": str(tmp / "out"), "kl_prompts_from_eval": 0,
             "dpo": {"sft_adapter": str(tmp / "sft"), **dpo}}

@@ -19,7 +19,7 @@ from helpers.models import AdapterError, ModelNotFoundError
 from helpers.preferences import PreferenceDataError, load_ultrafeedback, validate_preferences
 from helpers.task import DataError, parse_response, read_jsonl, score_response
 from helpers.training.cli import ConfigError, main, prepare_run
-from tests.conftest import saved_tiny_base
+from tests.conftest import fake_adapter_dir, saved_tiny_base
 
 EXAMPLE = {"id": "x", "report": "search-api is down in eu-west-1.", "severity": "SEV2", "component": "search-api",
            "summary": "search-api is down in eu-west-1."}
@@ -291,9 +291,7 @@ def test_bad_preference_input_is_one_line(tmp_path, call, exc, needles):
 @pytest.fixture
 def cli_dir(tmp_path):
     """A config whose every input is fine (no model is loaded by the checks): faults are injected one at a time."""
-    (tmp_path / "sft").mkdir()
-    (tmp_path / "sft" / "adapter_config.json").write_text('{"peft_type": "LORA"}')  # what read_adapter checks
-    (tmp_path / "sft" / "adapter_model.safetensors").write_bytes(b"")
+    fake_adapter_dir(tmp_path / "sft")
     _write(tmp_path, "prefs.jsonl", json.dumps(TRIPLE) + "\n" + json.dumps({**TRIPLE, "rejected": [
         {"role": "assistant", "content": "SEV2"}]}) + "\n")
     return tmp_path

@@ -22,6 +22,7 @@ import pytest
 from nbclient.exceptions import DeadKernelError
 
 from helpers import checks, paths, profiles, sessions, workbook
+from tests.test_faults_inputs import _defaults
 
 A, B, C = workbook.NOTEBOOKS
 
@@ -227,10 +228,6 @@ def _string_parameters():
                 yield pytest.param(notebook, name, id=f"{notebook[:2]}-{name}=5")
 
 
-def _defaults(notebook: str) -> dict:
-    return workbook.notebook_parameters(workbook.notebook_path(notebook))
-
-
 @pytest.mark.parametrize("notebook, name", list(_string_parameters()))
 def test_every_string_parameter_of_a_notebook_is_checked_for_its_type(notebook, name):
     with pytest.raises(checks.ParameterError) as excinfo:
@@ -345,11 +342,10 @@ def test_a_cli_config_reads_its_paths_from_the_repository_root_wherever_it_runs(
     import yaml
 
     from helpers.training import cli, sweep
+    from tests.conftest import fake_adapter_dir
     from tests.test_faults_inputs import TRIPLE
 
-    (tmp_path / "sft").mkdir()
-    (tmp_path / "sft" / "adapter_config.json").write_text('{"peft_type": "LORA"}')
-    (tmp_path / "sft" / "adapter_model.safetensors").write_bytes(b"")
+    fake_adapter_dir(tmp_path / "sft")
     (tmp_path / "prefs.jsonl").write_text("".join(json.dumps(TRIPLE) + "\n" for _ in range(4)))
     rel = os.path.relpath(tmp_path, paths.REPO_ROOT)  # the same files, named from the repository root
     spec = {"preferences": f"{rel}/prefs.jsonl", "out_dir": f"{rel}/out", "kl_prompts_from_eval": 0,

@@ -25,6 +25,7 @@ from helpers import task
 from helpers.cache import adapter_digest
 from helpers.evaluation import answers
 from helpers.task import load_split
+from tests.conftest import fake_adapter_dir
 
 EXAMPLES = load_split("eval")[:3]
 REPO = Path(__file__).resolve().parents[1]
@@ -167,10 +168,7 @@ def test_session_c_records_the_digests_in_its_metrics():
 
 
 def _fake_adapter(folder: Path) -> str:
-    folder.mkdir(parents=True)
-    (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
-    (folder / "adapter_model.safetensors").write_bytes(b"")
-    return str(folder)
+    return str(fake_adapter_dir(folder))
 
 
 def _run_folder(tmp_path, status, metrics_after_record=False):
