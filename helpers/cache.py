@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -62,6 +64,21 @@ def model_key(model_name: str, model_path: str | Path, adapter, **settings) -> d
     the settings that change the outputs (dtype, device, batch size, prompt...)."""
     return {"model": str(model_name), "model_files": model_digest(model_path),
             "adapter": adapter_digest(adapter) if adapter else None, **settings}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a temporary file beside it, then os.replace. A kill in the middle, or a
+    second writer, never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 @contextlib.contextmanager

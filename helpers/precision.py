@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from helpers.cache import write_atomic
 from helpers.paths import cache_dir
 
 ENV_VAR = "WORKBOOK_PRECISION"
@@ -102,9 +103,7 @@ def cpu_bf16_check(refresh: bool = False) -> dict:
             return result  # flags say native but the check disagrees: measured again next time, never cached
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"key": key, "result": result}, indent=2) + "\n")
-        tmp.replace(path)
+        write_atomic(path, json.dumps({"key": key, "result": result}, indent=2) + "\n")
     except OSError:
         pass  # a read-only cache only costs the check again next time
     return result

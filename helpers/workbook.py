@@ -15,13 +15,12 @@ import os
 import shlex
 import signal
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 from helpers import sessions
-from helpers.cache import exclusive
+from helpers.cache import exclusive, write_atomic
 from helpers.memory import PeakMemory
 from helpers.models import precision_used
 from helpers.paths import REPO_ROOT, RUNS_DIR
@@ -118,21 +117,6 @@ def _terminate(signum, frame):
     raise Terminated(f"signal {signum}")
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write `path` whole or not at all: a temporary file beside it, then os.replace. A kill in the middle, or a
-    second writer, never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _read_record(path: Path) -> dict:
     if not path.exists():
         return {}
@@ -164,7 +148,7 @@ def update_record(path: str | Path, fields: dict, notebooks: dict | None = None)
         record["notebooks"] = {**(record.get("notebooks") or {}), **(notebooks or {})}
         if any(e.get("status") == "running" for e in record["notebooks"].values()):
             record.pop("finished", None)
-        _write_atomic(path, json.dumps(record, indent=2) + "\n")
+        write_atomic(path, json.dumps(record, indent=2) + "\n")
     return record
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from helpers.cache import write_atomic
 from helpers.judges.common import Faithfulness, JudgeResult, Score, Verdict
 from helpers.judges.prompts import JUDGE_PROMPT_VERSION, compare_request, faithfulness_request, score_request
 from helpers.judges.replies import (
@@ -115,9 +116,7 @@ class ClaudeJudge:
         return reply
 
     def _store(self, path: Path, reply: dict) -> None:
-        tmp = path.parent / f"{path.stem}.{threading.get_ident()}.tmp"
-        tmp.write_text(json.dumps(reply))
-        tmp.replace(path)
+        write_atomic(path, json.dumps(reply))
 
     def _count_usage(self, message) -> None:
         usage = getattr(message, "usage", None)
