@@ -53,9 +53,12 @@ browser:
 bench: setup
 	$(PY) -m helpers.bench $(BENCH_ARGS)
 
+# Jupyter refuses to start as root without --allow-root (containers often run as root); LAB_ARGS adds options,
+# e.g. make lab LAB_ARGS="--port 8899 --no-browser"
+LAB_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 lab: setup  # at the repository root (runs/, notes/ and data/ in the file panel), notebooks/ open
 	$(VENV)/bin/jupyter lab --config=helpers/configs/jupyter_server_config.py --ServerApp.root_dir=. \
-		--LabApp.default_url=/lab/tree/notebooks
+		--LabApp.default_url=/lab/tree/notebooks $(LAB_ROOT) $(LAB_ARGS)
 
 data: $(STAMP)
 	$(PY) -m helpers.datagen

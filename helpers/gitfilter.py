@@ -63,8 +63,13 @@ def post_save(model, os_path, contents_manager, **kwargs) -> None:
 
 
 def strip(paths) -> None:
-    """Strip notebooks in place, exactly as the filter does (what the committed notebooks must equal)."""
-    subprocess.run([sys.executable, "-m", "nbstripout", "--extra-keys", EXTRA_KEYS, *map(str, paths)], check=True)
+    """Rewrite notebooks in place as exactly what the filter makes of them (what the committed notebooks must equal):
+    nbstripout's stdout mode, because in place it leaves a file alone when there is nothing to strip, even when
+    its key order or indentation differ from the filter's output."""
+    for path in map(Path, paths):
+        clean = subprocess.run([sys.executable, "-m", "nbstripout", "--extra-keys", EXTRA_KEYS], input=path.read_text(),
+                               capture_output=True, text=True, check=True).stdout
+        path.write_text(clean)
 
 
 if __name__ == "__main__":

@@ -30,13 +30,19 @@ def repo_path(path: str | Path) -> Path:
     return (path if path.is_absolute() else REPO_ROOT / path).resolve()
 
 
+def in_lab() -> bool:
+    """Whether this kernel was started by JupyterLab (jupyter_server sets JPY_SESSION_NAME in its kernels), not by
+    papermill or the runner (which removes the variable when it is started from a Lab terminal)."""
+    return "JPY_SESSION_NAME" in os.environ
+
+
 def default_run_dir() -> Path:
     """Where a notebook writes when no run_dir is given: runs/interactive in a JupyterLab kernel (jupyter_server
     sets JPY_SESSION_NAME), runs/papermill under a plain papermill run, so the two never write over each other.
     WORKBOOK_DEFAULT_RUN_DIR, when set, replaces both (the browser test uses it to leave runs/ alone)."""
     if os.environ.get("WORKBOOK_DEFAULT_RUN_DIR"):
         return repo_path(os.environ["WORKBOOK_DEFAULT_RUN_DIR"])
-    return RUNS_DIR / ("interactive" if "JPY_SESSION_NAME" in os.environ else "papermill")
+    return RUNS_DIR / ("interactive" if in_lab() else "papermill")
 
 
 def _make_folder(path: Path) -> None:

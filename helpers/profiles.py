@@ -1,4 +1,5 @@
-"""The notebooks' parameters and the profiles that set them (notebooks/profiles.yaml), checked before a run.
+"""The notebooks' parameters and what sets them, checked before a run: the profiles (notebooks/profiles.yaml) for the
+runner, and the learner's untracked notebooks/local.yaml for a short pass in Lab (same shape, so one check).
 
 Every profile parameter is checked against the notebook's `parameters` cell: papermill only warns on unknown
 names, so a typo would silently run the full-size notebook.
@@ -16,8 +17,12 @@ import yaml
 from helpers.paths import NOTEBOOK_DIR, REPO_ROOT
 
 PROFILES_FILE = NOTEBOOK_DIR / "profiles.yaml"
+LOCAL_FILE = NOTEBOOK_DIR / "local.yaml"  # the learner's untracked settings for Lab (git-ignored)
 NOTEBOOKS = ("01_dpo_math", "02_preferences_and_dpo", "03_three_way_eval")
 INJECTED = ("run_dir", "profile")  # set by the runner for every notebook
+# what the runner sets where a notebook has it, unless the learner says otherwise: papermill checks the reference
+# answers of the exercises (`-p exercises learner` checks the answers saved in the notebooks)
+RUNNER_DEFAULTS = {"exercises": "reference"}
 
 
 def notebook_path(name: str) -> Path:
@@ -47,12 +52,11 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(REPO_ROOT)) if path.is_absolute() and path.is_relative_to(REPO_ROOT) else str(path)
 
 
-def load_profiles(path: Path | None = None) -> dict:
-    """notebooks/profiles.yaml (or `path`): profile -> notebook -> parameters. A YAML error is one ValueError line
-    naming the file, the line and column and the parser's problem, not the parser's 70-line trace."""
-    path = PROFILES_FILE if path is None else Path(path)
+def _read_yaml(path: Path):
+    """A YAML file's content. A YAML error is one ValueError line naming the file, the line and column and the
+    parser's problem, not the parser's 70-line trace."""
     try:
-        profiles = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{_shown(path)}:{mark.line + 1}:{mark.column + 1}" if mark else _shown(path)
@@ -63,47 +67,123 @@ def load_profiles(path: Path | None = None) -> dict:
         raise ValueError(f"{where}: {problem}") from None
     except yaml.YAMLError as err:
         raise ValueError(f"{_shown(path)}: {' '.join(str(err).split())}") from None
+
+
+def _check_shape(path: Path, label: str, per_notebook) -> None:
+    """A profile (or local.yaml's overrides) is a mapping notebook -> mapping name -> value; else one line."""
+    if not isinstance(per_notebook, dict | None):
+        raise ValueError(f"{_shown(path)}: {label} must be a mapping of notebook -> parameters, "
+                         f"got {' '.join(repr(per_notebook).split())[:60]}")
+    for notebook, params in (per_notebook or {}).items():
+        if not isinstance(params, dict | None):
+            raise ValueError(f"{_shown(path)}: {label}, notebook {notebook}: the parameters must be "
+                             f"a mapping of name -> value, got {' '.join(repr(params).split())[:60]}")
+
+
+def load_profiles(path: Path | None = None) -> dict:
+    """notebooks/profiles.yaml (or `path`): profile -> notebook -> parameters, its shape checked (one line)."""
+    path = PROFILES_FILE if path is None else Path(path)
+    profiles = _read_yaml(path)
     if not isinstance(profiles, dict):
         raise ValueError(f"{_shown(path)}: expected a mapping of profile -> notebook -> parameters")
     for profile, per_notebook in profiles.items():
-        if not isinstance(per_notebook, dict | None):
-            raise ValueError(f"{_shown(path)}: profile {profile!r} must be a mapping of notebook -> parameters, "
-                             f"got {' '.join(repr(per_notebook).split())[:60]}")
-        for notebook, params in (per_notebook or {}).items():
-            if not isinstance(params, dict | None):
-                raise ValueError(f"{_shown(path)}: profile {profile!r}, notebook {notebook}: the parameters must be "
-                                 f"a mapping of name -> value, got {' '.join(repr(params).split())[:60]}")
+        _check_shape(path, f"profile {profile!r}", per_notebook)
     return profiles
+
+
+def notebook_problems(where: str, per_notebook: dict | None, reserved: dict[str, str]) -> list[str]:
+    """Every entry of one profile (or of local.yaml) that names a notebook or a parameter that does not exist, or a
+    `reserved` name (name -> why it cannot be set here); [] when all is well."""
+    problems = []
+    for notebook, params in (per_notebook or {}).items():
+        if notebook not in NOTEBOOKS:
+            problems.append(f"{where}: unknown notebook {notebook!r} (known: {', '.join(NOTEBOOKS)})")
+            continue
+        defined = notebook_parameters(notebook_path(notebook))
+        for name in params or {}:
+            if name in reserved:
+                problems.append(f"{where}, notebook {notebook}: {name!r} {reserved[name]}")
+            elif name not in defined:
+                problems.append(f"{where}, notebook {notebook}: parameter {name!r} is not defined "
+                                "in the notebook's parameters cell")
+    return problems
 
 
 def profile_problems(profiles: dict | None = None) -> list[str]:
     """Every profile entry that names a notebook or a parameter that does not exist; [] when all is well."""
     profiles = load_profiles() if profiles is None else profiles
-    problems = []
-    for profile, per_notebook in profiles.items():
-        for notebook, params in (per_notebook or {}).items():
-            if notebook not in NOTEBOOKS:
-                problems.append(f"profile {profile!r}: unknown notebook {notebook!r} (known: {', '.join(NOTEBOOKS)})")
-                continue
-            defined = notebook_parameters(notebook_path(notebook))
-            for name in params or {}:
-                if name not in defined:
-                    problems.append(f"profile {profile!r}, notebook {notebook}: parameter {name!r} is not defined "
-                                    "in the notebook's parameters cell")
-                elif name in INJECTED:
-                    problems.append(f"profile {profile!r}, notebook {notebook}: {name!r} is set by the runner")
-    return problems
+    reserved = {name: "is set by the runner" for name in INJECTED}
+    return [problem for profile, per_notebook in profiles.items()
+            for problem in notebook_problems(f"profile {profile!r}", per_notebook, reserved)]
 
 
 def parameters_for(profile: str, notebook: str, run_dir: Path, profiles: dict | None = None,
                    overrides: dict | None = None) -> dict:
-    """The profile's parameters for one notebook, then the learner's `overrides` (-p) that the notebook defines."""
+    """The profile's parameters for one notebook, then the learner's `overrides` (-p) that the notebook defines, on
+    top of RUNNER_DEFAULTS, and run_dir and profile (INJECTED)."""
     profiles = load_profiles() if profiles is None else profiles
     if profile not in profiles:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)} (notebooks/profiles.yaml)")
     defined = notebook_parameters(notebook_path(notebook))
+    defaults = {k: v for k, v in RUNNER_DEFAULTS.items() if k in defined}
     mine = {k: v for k, v in (overrides or {}).items() if k in defined}
-    return {**(profiles[profile].get(notebook) or {}), **mine, "run_dir": str(run_dir), "profile": profile}
+    return {**defaults, **(profiles[profile].get(notebook) or {}), **mine, "run_dir": str(run_dir), "profile": profile}
+
+
+# ----------------------------------------------------------------------------- a short pass in Lab: local.yaml
+
+
+def load_local(path: Path | None = None, profiles: dict | None = None) -> dict | None:
+    """notebooks/local.yaml (or `path`), the learner's untracked settings for Lab, or None when there is none:
+    `profile: <name>` (a profile of profiles.yaml) and/or notebook -> parameters, as in a profile. Checked like the
+    profiles: a problem is one ValueError line naming the file and the key."""
+    path = LOCAL_FILE if path is None else Path(path)
+    if not path.exists():
+        return None
+    local = _read_yaml(path)
+    if local is None:
+        return {}
+    if not isinstance(local, dict):
+        raise ValueError(f"{_shown(path)}: expected a mapping, e.g. `profile: quick` and/or "
+                         f"`02_preferences_and_dpo: {{max_steps: 4}}`")
+    overrides = {k: v for k, v in local.items() if k != "profile"}
+    _check_shape(path, "your overrides", overrides)
+    problems = []
+    if "profile" in local:
+        profiles = load_profiles() if profiles is None else profiles
+        if not isinstance(local["profile"], str) or local["profile"] not in profiles:
+            problems.append(f"profile: {local['profile']!r} is not a profile of notebooks/profiles.yaml "
+                            f"(choose one of {', '.join(profiles)})")
+    problems += notebook_problems("your overrides", overrides,
+                                  {"profile": "goes at the top of the file, as `profile: quick`"})
+    if problems:
+        raise ValueError(f"{_shown(path)}: " + "; ".join(problems))
+    return local
+
+
+def _shown_values(values: dict) -> str:
+    return ", ".join(f"{k}={' '.join(repr(v).split())}" for k, v in values.items()) or "nothing for this notebook"
+
+
+def local_parameters(notebook: str, path: Path | None = None, profiles: dict | None = None) -> tuple[dict, str] | None:
+    """(values, line): local.yaml's profile values for `notebook`, then its overrides, and the one line that says
+    what they are; None when there is no local.yaml."""
+    path = LOCAL_FILE if path is None else Path(path)
+    local = load_local(path, profiles)
+    if local is None:
+        return None
+    parts, values = [], {}
+    if "profile" in local:
+        profiles = load_profiles() if profiles is None else profiles
+        chosen = profiles[local["profile"]].get(notebook) or {}
+        values.update(chosen)
+        parts.append(f"profile {local['profile']!r} ({_shown_values(chosen)})")
+    mine = local.get(notebook) or {}
+    if mine:
+        values.update(mine)
+        parts.append(f"your overrides ({_shown_values(mine)})")
+    what = ", then ".join(parts) if parts else "nothing for this notebook"
+    return values, f"{_shown(path)}: applied {what}"
 
 
 def parse_value(text: str):

@@ -1,7 +1,8 @@
 """Running the three session notebooks headless with papermill, and the run folder they write into.
 
 `python -m helpers.workbook --profile smoke` (what `make workbook PROFILE=smoke` calls) executes the notebooks
-in order into runs/<run-id>/, with the parameter set of the chosen profile from notebooks/profiles.yaml.
+in order into runs/<run-id>/, with the parameter set of the chosen profile from notebooks/profiles.yaml, and
+`exercises = "reference"` (the exercises' reference answers are checked).
 Before anything runs, every profile parameter is checked against the notebook's `parameters` cell:
 papermill only warns on unknown names, so a typo would silently run the full-size notebook.
 """
@@ -25,6 +26,7 @@ from helpers.memory import PeakMemory
 from helpers.models import precision_used
 from helpers.paths import REPO_ROOT, RUNS_DIR
 from helpers.profiles import (
+    LOCAL_FILE,
     NOTEBOOKS,
     check_overrides,
     load_profiles,
@@ -253,6 +255,9 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
     """
     profiles, overrides = checked_plan(profile, notebooks, overrides)
     check_kernel(kernel)
+    if LOCAL_FILE.exists():
+        print(f"note: {LOCAL_FILE.relative_to(REPO_ROOT)} applies in Lab only; the runner takes --profile and -p",
+              flush=True)
     os.environ.pop("JPY_SESSION_NAME", None)  # started from a Lab terminal: the kernels are still not Lab's
     run_dir = new_run_dir(runs_dir, profile, run_id, resume)
     record_path = run_dir / "run.json"

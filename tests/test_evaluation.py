@@ -127,17 +127,83 @@ def test_missing_adapters_name_the_notebook_that_makes_them(tmp_path, monkeypatc
     assert ev.resolve_adapters(done) == ((tmp_path / "sft").resolve(), (tmp_path / "dpo").resolve())
 
 
+def _done(run_dir, notes):
+    table = ev.checklist(run_dir, notes).set_index("artifact")
+    return {a: (bool(r["done"]), r["detail"]) for a, r in table.iterrows()}
+
+
 def test_checklist(tmp_path):
+    from helpers import notes as nt
+
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "README.md").write_text("x")
     (tmp_path / "preferences.jsonl").write_text("{}\n" * 510)
-    table = ev.checklist(tmp_path, notes).set_index("artifact")
-    assert not table.loc["DPO paper notes", "done"]  # the README does not count
-    assert table.loc["500+ preference triples", "done"]
-    (notes / "dpo_paper_notes.md").write_text("my notes")
-    assert ev.checklist(tmp_path, notes).set_index("artifact").loc["DPO paper notes", "done"]
-    assert isinstance(table, pd.DataFrame) and not table.loc["Reflection note", "done"]
+    table = ev.checklist(tmp_path, notes)
+    assert isinstance(table, pd.DataFrame)
+    done = _done(tmp_path, notes)
+    assert not done["DPO paper notes"][0] and done["500+ preference triples"][0]  # the README does not count
+    nt.write_scaffolds(notes)
+    done = _done(tmp_path, notes)
+    assert done["DPO paper notes"] == (False, "0 words of your own in dpo_paper_notes.md (500 needed; the course "
+                                              "asks for ~600)")  # the scaffold alone is not notes
+    assert done["InstructGPT notes"] == (False, "0 words of your own (only the scaffold so far)")
+    own = " ".join(["word"] * 520)
+    (notes / nt.DPO_NOTES).write_text((notes / nt.DPO_NOTES).read_text() + own)
+    (notes / nt.INSTRUCTGPT_NOTES).write_text((notes / nt.INSTRUCTGPT_NOTES).read_text() + "reward model, then PPO")
+    done = _done(tmp_path, notes)
+    assert done["DPO paper notes"] == (True, "520 words of your own in dpo_paper_notes.md")
+    assert done["InstructGPT notes"] == (True, "4 words of your own")
+
+
+def test_the_reflection_counts_only_when_the_learner_wrote_it(tmp_path):
+    notes = tmp_path / "notes"
+    table = ev.three_way_table(*_scores_and_pair(), n_boot=200)
+    draft = ev.reflection_scaffold(table, [], 12, "rubric")
+    (tmp_path / "reflection_draft.md").write_text(draft)  # what Session C writes: the draft only
+    assert not (tmp_path / "reflection.md").exists()
+    done, detail = _done(tmp_path, notes)["Reflection note"]
+    assert not done and detail.startswith("0 words: not written yet") and "reflection_draft.md" in detail
+    (tmp_path / "reflection.md").write_text(draft)  # the draft copied over does not count
+    done, detail = _done(tmp_path, notes)["Reflection note"]
+    assert not done and "all of them the draft's" in detail
+    (tmp_path / "reflection.md").write_text("DPO moved the severity. " * 40)  # 160 words: too short
+    assert _done(tmp_path, notes)["Reflection note"] == (False, "160 words (250 needed; the course asks for ~300)")
+    (tmp_path / "reflection.md").write_text("DPO moved the severity, not the facts. " * 43 + "The end.")  # 303 words
+    assert _done(tmp_path, notes)["Reflection note"] == (True, "303 words")
+
+
+def _scores_and_pair():
+    answers = _answers()
+    scores = ev.per_prompt_scores(EXAMPLES, answers, RubricJudge(), progress=False)
+    return scores, ev.pairwise(EXAMPLES, answers["SFT"], answers["SFT+DPO"], RubricJudge(), progress=False)
+
+
+def test_pairwise_rules_count_what_decided_each_verdict():
+    answers = _answers()
+    rules = ev.pairwise_rules(EXAMPLES, answers["SFT"], answers["SFT+DPO"])
+    assert list(rules.index) == ["format", "severity", "component", "faithfulness", "concision", "tie"]
+    n_fixed = sum(e["severity"] != "SEV4" for e in EXAMPLES[:4])  # DPO fixed these severities; the rest are equal
+    assert rules.loc["severity", "verdicts"] == rules.loc["severity", "SFT+DPO won"] == n_fixed
+    assert rules.loc["tie", "verdicts"] == 6 - n_fixed and rules["verdicts"].sum() == 6
+    assert rules["share"].sum() == pytest.approx(1.0)
+    pair = ev.pairwise(EXAMPLES, answers["SFT"], answers["SFT+DPO"], RubricJudge(), progress=False)
+    assert (pair["score"] > 0.5).sum() == rules["SFT+DPO won"].sum()  # the same verdicts as the table's row
+    assert ev.rule_lines(rules) == [f"the severity rule decided {n_fixed} of 6 verdicts (SFT+DPO won {n_fixed}, "
+                                    "SFT won 0); on those the pairwise row repeats the severity row"]
+
+
+def test_judge_lines_say_what_the_evaluation_judge_knows(tmp_path):
+    assert ev.pairs_judge(tmp_path) is None
+    (tmp_path / "run_card.json").write_text(json.dumps({"preference_data": {"judge": "rubric"}}))
+    assert ev.pairs_judge(tmp_path) == "rubric"
+    same = ev.judge_lines("rubric", ev.pairs_judge(tmp_path))
+    assert "reads the gold labels" in same[0]
+    assert same[1].startswith("warning: the evaluation judge (rubric) is the judge that built the preference pairs")
+    assert all("\n" not in line for line in same)
+    other = ev.judge_lines("claude:claude-opus-4-7", "rubric")
+    assert len(other) == 1 and not other[0].startswith("warning") and "built by the rubric judge" in other[0]
+    assert "not recorded" in ev.judge_lines("rubric", None)[-1]
 
 
 def test_severity_breakdown_shows_hard_cases_and_a_collapse():
@@ -155,3 +221,10 @@ def test_severity_breakdown_shows_hard_cases_and_a_collapse():
     assert frame.loc["ordinary", "prompts"] == 3 and frame.loc["hard cases", "prompts"] == 2
     predicted = [frame.loc["all", f"predicted SEV{k}"] for k in range(1, 5)]
     assert sum(predicted) == pytest.approx(1.0) and frame.loc["hard cases", "predicted SEV1"] == ""
+
+
+def test_rule_lines_when_severity_decided_nothing():
+    answers = _answers()
+    same = ev.pairwise_rules(EXAMPLES, answers["SFT"], answers["SFT"])
+    assert ev.rule_lines(same) == ["the severity rule decided none of the 6 verdicts: format, component, "
+                                   "faithfulness, concision or a tie decided them all"]

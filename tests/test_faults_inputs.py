@@ -207,7 +207,7 @@ def test_bad_parameter_is_one_line_naming_it_and_its_value(tmp_path, call, needl
 
 
 NOTEBOOK_01 = dict(n_prompts=4, n_responses=6, beta=0.5, n_pairs=4000, pair_counts=[50, 200, 1000, 4000],
-                   beta_grid=[0.01, 0.1, 1.0], sweep_pairs=300, train_steps=1500, seed=0)
+                   beta_grid=[0.01, 0.1, 1.0], sweep_pairs=300, train_steps=1500, seed=0, notes_dir="notes")
 
 
 @pytest.mark.parametrize("changes, needles", [
@@ -239,10 +239,10 @@ def test_notebook_01_checks_every_parameter_and_its_profiles_pass():
     path = workbook.notebook_path("01_dpo_math")
     defaults = workbook.notebook_parameters(path)
     checked = set(NOTEBOOK_01)
-    assert set(defaults) - checked == {"run_dir", "profile", "model_name"}
+    assert set(defaults) - checked == {"run_dir", "profile", "model_name", "exercises"}
     cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
     tagged = next(i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", []))
-    assert 'sessions.check_parameters("01_dpo_math", globals())' in "".join(cells[tagged + 1]["source"])
+    assert 'sessions.start("01_dpo_math", globals())' in "".join(cells[tagged + 1]["source"])
     for per_notebook in workbook.load_profiles().values():
         settings = {**defaults, **(per_notebook.get("01_dpo_math") or {})}
         sessions.check_parameters("01_dpo_math", {k: v for k, v in settings.items() if k in checked})

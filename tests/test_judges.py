@@ -422,3 +422,10 @@ def test_estimates_return_an_error_instead_of_raising(monkeypatch, tmp_path):
             "error": "estimate not computed: token count failed: HTTP 500 InternalServerError", "requests": 1}
         assert judge.estimate([(broken, answer(), "x")])["error"].startswith(
             "estimate not computed: token count failed: HTTP 500")
+
+
+def test_compare_rules_lists_every_rule_in_the_order_compare_tries_them():
+    from helpers.judges.rubric import COMPARE_RULES
+
+    assert COMPARE_RULES == ("format", "severity", "component", "faithfulness", "concision", "tie")
+    assert RubricJudge().compare(EX, answer(sev="SEV1"), "not json").details["rule"] == "format"  # format first

@@ -1,9 +1,12 @@
 import json
+import re
+import subprocess
+import sys
 
 import papermill as pm
 import pytest
 
-from helpers import memory, paths, workbook
+from helpers import gitfilter, memory, paths, workbook
 from helpers.workbook import NOTEBOOKS, notebook_parameters, notebook_path
 
 
@@ -17,6 +20,18 @@ def test_committed_notebook_is_clean(name):
     tagged = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
     assert len(tagged) == 1, f"{name}: needs exactly one cell tagged 'parameters'"
     assert nb["metadata"]["kernelspec"]["name"] == workbook.KERNEL
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebook_is_in_the_git_filters_form(name):
+    """Byte for byte what the notebooks' git filter makes of it (key order, indent, stripped keys): else a fresh
+    clone with the filter installed shows the notebook modified before the learner has touched it."""
+    path = notebook_path(name)
+    text = path.read_text()
+    clean = subprocess.run([sys.executable, "-m", "nbstripout", "--extra-keys", gitfilter.EXTRA_KEYS], input=text,
+                           capture_output=True, text=True, check=True).stdout
+    assert clean == text, (f"{name}: not in the git filter's form; run .venv/bin/python -c \"from helpers.gitfilter "
+                           f"import strip; strip(['notebooks/{name}.ipynb'])\"")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -60,7 +75,9 @@ def test_full_profile_builds_the_week(tmp_path):
 
 @pytest.mark.slow
 def test_smoke_run_executes_all_notebooks_and_records_metrics(tmp_path):
-    run_dir = workbook.run("smoke", run_id="ci", runs_dir=tmp_path)
+    # the learner's notes and releases go to the repository by default; here they stay in the test's folder
+    run_dir = workbook.run("smoke", run_id="ci", runs_dir=tmp_path,
+                           overrides={"notes_dir": str(tmp_path / "notes"), "releases_dir": str(tmp_path / "releases")})
     record = json.loads((run_dir / "run.json").read_text())
     assert [record["notebooks"][n]["status"] for n in NOTEBOOKS] == ["ok"] * 3
     from helpers.models import precision_used
@@ -71,6 +88,13 @@ def test_smoke_run_executes_all_notebooks_and_records_metrics(tmp_path):
     for name in NOTEBOOKS:
         executed = json.loads((run_dir / f"{name}.ipynb").read_text())
         assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
+        # the runner checks the exercises' reference answers: each check cell printed its ✓
+        printed = "".join("".join(o.get("text", "")) for c in executed["cells"] if c["cell_type"] == "code"
+                          for o in c.get("outputs", []) if o.get("output_type") == "stream")
+        passed = re.findall(r"^✓ .*\(reference answer\)", printed, flags=re.MULTILINE)
+        assert len(passed) >= 3, f"{name}: {len(passed)} exercise checks passed in reference mode"
+        failed = re.findall(r"^✗ .*\(reference answer\).*", printed, flags=re.MULTILINE)
+        assert not failed, f"{name}: a reference answer failed its own check: {failed}"
     m1 = paths.load_metrics(run_dir, "01_dpo_math")
     assert m1["closed_form_max_diff"] < 1e-4 and m1["trl_loss_difference"] < 1e-5
     assert m1["reward_correlation"] >= 0.95 and m1["dpo_rlhf_tv"] < 0.02
@@ -92,7 +116,7 @@ def test_smoke_run_executes_all_notebooks_and_records_metrics(tmp_path):
                          "Preferred (judge pairwise vs SFT)"}
     assert all(0 <= rows["Format-conformance"][m] <= 1 for m in ("Base", "SFT", "SFT+DPO"))
     assert all(0 < rows["P(right severity)"][m] < 1 for m in ("Base", "SFT", "SFT+DPO"))
-    for name in ("three_way_table.md", "three_way_table.csv", "run_card.md", "run_card.json", "reflection.md",
+    for name in ("three_way_table.md", "three_way_table.csv", "run_card.md", "run_card.json", "reflection_draft.md",
                  "summary.md", "preferences.jsonl"):
         assert (run_dir / name).exists(), name
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from helpers import paths, progress, workbook
+from helpers import paths, profiles, progress, workbook
 
 
 def test_overrides_are_typed_like_papermill_and_go_only_to_the_notebooks_that_define_them(tmp_path):
@@ -131,3 +131,22 @@ def test_a_failing_cell_stops_the_runner_with_its_message_not_a_traceback_wall(t
     assert str(executed) in err and "FileNotFoundError" in executed.read_text()
     record = json.loads((executed.parent / "run.json").read_text())
     assert record["notebooks"]["03_three_way_eval"]["status"] == "failed"
+
+
+def test_the_runner_checks_the_reference_answers_unless_told_otherwise(tmp_path, monkeypatch):
+    """Under the runner `exercises = "reference"` (so CI and the profiles stay green), in every notebook that has
+    the parameter; `-p exercises learner` checks the answers saved in the notebooks instead."""
+    real = profiles.notebook_parameters
+
+    def with_exercises(path):
+        return {**real(path), "exercises": "learner"}
+
+    monkeypatch.setattr(profiles, "notebook_parameters", with_exercises)
+    for name in workbook.NOTEBOOKS:
+        params = workbook.parameters_for("smoke", name, tmp_path)
+        assert params["exercises"] == "reference" and params["profile"] == "smoke"
+    overrides = workbook.check_overrides({"exercises": "learner"})
+    assert workbook.parameters_for("quick", "01_dpo_math", tmp_path, overrides=overrides)["exercises"] == "learner"
+    monkeypatch.setattr(profiles, "notebook_parameters", real)  # a notebook without exercises gets no stray name
+    if "exercises" not in real(workbook.notebook_path("01_dpo_math")):
+        assert "exercises" not in workbook.parameters_for("smoke", "01_dpo_math", tmp_path)

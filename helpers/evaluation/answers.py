@@ -62,6 +62,28 @@ def severity_breakdown(table, examples: list[dict]):
     return frame.astype(object).where(frame.notna(), "")  # blank where a column does not apply to a group
 
 
+COLLAPSE_SHARE = 0.8  # one severity in at least this share of the answers: the model has collapsed onto it
+
+
+def collapse_note(table, who: str = "the SFT model") -> str:
+    """One line from a scored table (answer_and_score): whether `who` has collapsed onto one severity (answers it
+    for at least COLLAPSE_SHARE of the prompts), with the counts, and what that means for preference pairs."""
+    predicted = [parse_response(t).severity for t in table["response"]]
+    counts = {s: predicted.count(s) for s in SEVERITIES if predicted.count(s)}
+    n = len(predicted)
+    if not counts:
+        return (f"{who} gave no readable severity on any of the {n} check prompts: it has not learned the answer "
+                "format, so no pair can teach a severity in this run")
+    top = max(counts, key=counts.get)
+    spread = ", ".join(f"{s} {c}" for s, c in counts.items())
+    if counts[top] >= COLLAPSE_SHARE * n:
+        return (f"collapsed: {who} answered {top} for {counts[top]} of {n} check prompts ({spread}). Its samples "
+                "will rarely disagree on the severity, so few pairs can teach the right one: expect DPO to change "
+                "little in this run (more SFT examples or epochs, as in the full profile, avoid this)")
+    return (f"no collapse: {who} answered {len(counts)} different severities on {n} check prompts ({spread}); its "
+            "samples can disagree on the severity, which is what a pair that teaches the right one needs")
+
+
 def adapter_scores(label: str, model_name: str, adapter, examples: list[dict], max_new_tokens: int = 96,
                    batch_size: int = 16):
     """answer_and_score for one model (base + `adapter`, or the base when None), loaded and released here."""

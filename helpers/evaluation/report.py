@@ -1,11 +1,12 @@
-"""What Session C shows and writes: the 3-way table as text and markdown, the failure-mode flags, the
-reflection draft and the prompts where SFT+DPO won or lost."""
+"""What Session C shows and writes: the 3-way table as text and markdown, the failure-mode flags, what the
+evaluation judge can and cannot tell, the reflection draft and the prompts where SFT+DPO won or lost."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from helpers.evaluation.table import MODELS
+from helpers.notes import count_words
 from helpers.task import unique_ids
 
 NO_JUDGED_PAIRS = "n/a (no judged pairs)"
@@ -148,6 +149,8 @@ def reflection_scaffold(table, flags: list[str], n_triples: int | None, judge_na
                      f"sign-test p = {num(pref['p (sign)'], '.3f')}).")
     text = [
         "# What DPO did to my model - and what it didn't", "",
+        "_A draft with this run's numbers. Write your own ~300 words in reflection.md: this draft does not count._",
+        "",
         f"I DPO-trained my SFT model on {n_triples} preference triples judged by {judge_name}, and evaluated base, "
         f"SFT and SFT+DPO on {int(table['n'].iloc[0])} held-out incident reports.", "",
         "What moved:", "",
@@ -168,7 +171,40 @@ def reflection_scaffold(table, flags: list[str], n_triples: int | None, judge_na
 
 def word_count(text: str) -> int:
     """Words in a text, counting only tokens with a letter or digit (markdown bullets and dashes are not words)."""
-    return len([w for w in text.split() if any(ch.isalnum() for ch in w)])
+    return count_words(text)
+
+
+def judge_lines(eval_judge: str, pairs_judge: str | None) -> list[str]:
+    """What the evaluation judge can tell, in a line or two: whether it reads the gold labels, and a one-line
+    warning when it is the judge that built Session B's preference pairs (`pairs_judge`, from the run card; None
+    when not recorded)."""
+    lines = []
+    if eval_judge == "rubric":
+        lines.append("the rubric judge reads the gold labels: it decides a pair on the answer format first, then on "
+                     "the gold severity, so its pairwise row mostly restates the severity row")
+    if pairs_judge is None:
+        lines.append("which judge built the preference pairs is not recorded here (no run card in the run folder)")
+    elif pairs_judge == eval_judge:
+        lines.append(f"warning: the evaluation judge ({eval_judge}) is the judge that built the preference pairs: the "
+                     "pairwise row asks whether DPO learned that judge's own preferences, not whether the answers got "
+                     "better; set eval_judge = \"claude\" (with ANTHROPIC_API_KEY) for a judge that did not build them")
+    else:
+        lines.append(f"the pairs were built by the {pairs_judge} judge, the evaluation uses the {eval_judge} judge")
+    return lines
+
+
+def rule_lines(rules) -> list[str]:
+    """The rule counts of `pairwise_rules` in words: how many verdicts the severity rule decided."""
+    total = int(rules["verdicts"].sum())
+    if total == 0:
+        return ["no pairwise verdicts to count"]
+    sev = rules.loc["severity"]
+    if int(sev["verdicts"]) == 0:
+        return [f"the severity rule decided none of the {total} verdicts: format, component, faithfulness, concision "
+                "or a tie decided them all"]
+    return [f"the severity rule decided {int(sev['verdicts'])} of {total} verdicts "
+            f"(SFT+DPO won {int(sev['SFT+DPO won'])}, SFT won {int(sev['SFT won'])}); on those the pairwise row "
+            "repeats the severity row"]
 
 
 def wins_and_losses(examples: list[dict], answers: dict[str, list[str]], pair, n: int = 3):

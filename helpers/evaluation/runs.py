@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers import paths
+from helpers import notes, paths
 from helpers.adapters import read_adapter
 from helpers.cache import adapter_digest, model_digest
 from helpers.models import resolve_model_path
@@ -85,16 +85,57 @@ def model_digests(model_name: str, adapters: dict) -> dict:
     return out
 
 
+REFLECTION_WORDS = 250  # the course asks for ~300 words; the checklist accepts 250 of them
+PAPER_NOTES_WORDS = 500  # the course asks for ~600 words of DPO paper notes
+
+
+def _paper_notes(notes_dir: Path) -> tuple[bool, str]:
+    """The DPO paper notes: every notes file but the README and the InstructGPT notes, the learner's own words summed
+    (a scaffold's headings and prompts do not count)."""
+    files = sorted(p for p in notes_dir.glob("*.md") if p.name not in ("README.md", notes.INSTRUCTGPT_NOTES)) \
+        if notes_dir.is_dir() else []
+    if not files:
+        return False, f"0 words: no notes yet (Session A writes a scaffold to fill: {notes_dir / notes.DPO_NOTES})"
+    words = sum(notes.own_word_count(p) for p in files)
+    where = ", ".join(p.name for p in files)
+    need = "" if words >= PAPER_NOTES_WORDS else f" ({PAPER_NOTES_WORDS} needed; the course asks for ~600)"
+    return words >= PAPER_NOTES_WORDS, f"{words} words of your own in {where}{need}"
+
+
+def _instructgpt_notes(notes_dir: Path) -> tuple[bool, str]:
+    path = notes_dir / notes.INSTRUCTGPT_NOTES
+    if not path.is_file():
+        return False, "0 words: no InstructGPT notes yet"
+    words = notes.own_word_count(path)
+    return words > 0, f"{words} words of your own" + ("" if words else " (only the scaffold so far)")
+
+
+def _reflection(run_dir: Path) -> tuple[bool, str]:
+    """Done when reflection.md exists, is not the draft Session C wrote, and has REFLECTION_WORDS words or more."""
+    path, draft = run_dir / "reflection.md", run_dir / "reflection_draft.md"
+    if not path.is_file():
+        return False, (f"0 words: not written yet; write ~300 words of your own in {path.name}"
+                       + (f" ({draft.name} is a starting point)" if draft.is_file() else ""))
+    text = path.read_text(encoding="utf-8", errors="replace")
+    words = notes.count_words(text)
+    if draft.is_file() and text.strip() == draft.read_text(encoding="utf-8", errors="replace").strip():
+        return False, f"{words} words, all of them the draft's: write it in your own words"
+    if words < REFLECTION_WORDS:
+        return False, f"{words} words ({REFLECTION_WORDS} needed; the course asks for ~300)"
+    return True, f"{words} words"
+
+
 def checklist(run_dir: str | Path, notes_dir: str | Path):
-    """End-of-week artifacts, each with its path and whether it exists (a DataFrame)."""
+    """The end-of-week artifacts, each with its path, whether it is done and why (word counts for what the learner
+    writes: the notes and the reflection), as a DataFrame."""
     import pandas as pd
 
     run_dir, notes_dir = Path(run_dir), Path(notes_dir)
     prefs_path = run_dir / "preferences.jsonl"
     n_triples = sum(1 for _ in prefs_path.open()) if prefs_path.exists() else 0
-    notes = sorted(p for p in notes_dir.glob("*.md") if p.name != "README.md") if notes_dir.exists() else []
     items = [
-        ("DPO paper notes", notes_dir / "*.md", bool(notes), f"{len(notes)} file(s)"),
+        ("DPO paper notes", notes_dir / "*.md", *_paper_notes(notes_dir)),
+        ("InstructGPT notes", notes_dir / notes.INSTRUCTGPT_NOTES, *_instructgpt_notes(notes_dir)),
         ("500+ preference triples", prefs_path, n_triples >= 500,
          f"{n_triples} triples" + ("" if n_triples >= 500 else " (pairs without a clear lesson are dropped on "
                                    "purpose: Session B's data report says why; more prompts give more pairs)")),
@@ -102,6 +143,17 @@ def checklist(run_dir: str | Path, notes_dir: str | Path):
          ""),
         ("Run card", run_dir / "run_card.md", (run_dir / "run_card.md").exists(), ""),
         ("3-way eval comparison", run_dir / "three_way_table.md", (run_dir / "three_way_table.md").exists(), ""),
-        ("Reflection note", run_dir / "reflection.md", (run_dir / "reflection.md").exists(), ""),
+        ("Reflection note", run_dir / "reflection.md", *_reflection(run_dir)),
     ]
     return pd.DataFrame([{"artifact": a, "path": str(p), "done": ok, "detail": d} for a, p, ok, d in items])
+
+
+def pairs_judge(run_dir: str | Path) -> str | None:
+    """The judge that built Session B's preference pairs, as its run card records it ("rubric",
+    "claude:<model>"); None when the run folder has no run card that says."""
+    try:
+        card = json.loads((Path(run_dir) / "run_card.json").read_text())
+        judge = card["preference_data"]["judge"]
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        return None
+    return judge if isinstance(judge, str) else None

@@ -1,11 +1,13 @@
 """The 3-way table as numbers: per metric, each model's mean with a 95% bootstrap interval, and SFT+DPO's paired
-difference over SFT with its interval and tests, plus the judge's pairwise preference row."""
+difference over SFT with its interval and tests, plus the judge's pairwise preference row and which of the rubric
+judge's rules decided each pairwise verdict."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from helpers import stats
+from helpers.judges.rubric import COMPARE_RULES, RubricJudge
 from helpers.task import unique_ids
 
 MODELS = ("Base", "SFT", "SFT+DPO")
@@ -66,3 +68,23 @@ def _column(wide, label: str):
     import pandas as pd
 
     return wide[label] if label in wide else pd.Series(np.nan, index=wide.index, dtype=float)
+
+
+def pairwise_rules(examples: list[dict], first: list[str], second: list[str]):
+    """Which rule of the rubric judge decided each verdict of `second` (SFT+DPO) against `first` (SFT): per rule
+    (RubricJudge.compare tries format, severity, component, faithfulness, concision; else a tie) the verdicts it
+    decided, how many `second` won, and their share of all verdicts (a DataFrame indexed by rule). The rubric judge
+    is deterministic and its rules are symmetric, so these are the verdicts of `pairwise` with that judge, in either
+    order; with another evaluation judge they say what the rubric would have decided on the same answers."""
+    import pandas as pd
+
+    unique_ids(examples, "pairwise_rules")
+    verdicts = RubricJudge().compare_many(list(zip(examples, second, first, strict=True)), progress=False)
+    rules = [v.details["rule"] for v in verdicts]
+    rows = [{"rule": rule, "verdicts": rules.count(rule),
+             "SFT+DPO won": sum(r == rule and v.winner == "a" for r, v in zip(rules, verdicts, strict=True)),
+             "SFT won": sum(r == rule and v.winner == "b" for r, v in zip(rules, verdicts, strict=True))}
+            for rule in COMPARE_RULES]
+    frame = pd.DataFrame(rows).set_index("rule")
+    frame["share"] = frame["verdicts"] / max(len(verdicts), 1)
+    return frame

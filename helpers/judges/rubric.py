@@ -35,6 +35,8 @@ SCORE_WEIGHTS = {"severity": 4.0, "format": 1.5, "component": 1.0, "faithfulness
 SCORE_MAX = sum(SCORE_WEIGHTS.values())
 # The parts from the heaviest down; equal weights keep the order of SCORE_WEIGHTS (component before faithfulness).
 _PARTS_BY_WEIGHT = tuple(sorted(SCORE_WEIGHTS, key=lambda name: -SCORE_WEIGHTS[name]))
+# What can decide RubricJudge.compare, in the order it tries them; its Verdict names the one in details["rule"].
+COMPARE_RULES = ("format", "severity", "component", "faithfulness", "concision", "tie")
 
 
 def unsupported_facts(text: str, report: str) -> list[str]:

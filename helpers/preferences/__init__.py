@@ -30,12 +30,12 @@ from helpers.preferences.report import (
     strategy_report,
 )
 from helpers.preferences.sampling import chunk_seed, latest_records, log_path, sample_and_score
-from helpers.preferences.ultrafeedback import load_ultrafeedback
+from helpers.preferences.ultrafeedback import load_ultrafeedback, preview_ultrafeedback
 from helpers.preferences.validation import TRIPLE_KEYS, PreferenceDataError, row_problem, validate_preferences
 
 __all__ = ["STRATEGIES", "TRIPLE_KEYS", "PreferenceDataError", "available_strategies", "balance_severities",
            "chunk_seed", "judge_address_lines", "latest_records", "load_ultrafeedback", "log_path", "pair_kind",
-           "pair_severities",
+           "pair_severities", "preview_ultrafeedback",
            "quality_report", "read_preferences", "read_records", "repair_torn_tail", "row_problem",
            "sample_and_score", "sample_report", "select_pairs", "severity_push", "similarity", "strategy_report",
            "to_dataset", "triples", "validate_preferences", "with_severity", "write_triples"]

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 from helpers import checks
 from helpers.preferences.validation import PreferenceDataError, validate_preferences
 from helpers.task import read_jsonl
 
 LOCAL_KINDS = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}
+HUB_NAME = "HuggingFaceH4/ultrafeedback_binarized"
+LOCAL_COPY = "data/ultrafeedback/train_prefs.jsonl"
+SCHEMA = "prompt, prompt_id, chosen and rejected message lists, score_chosen, score_rejected"
 
 
-def load_ultrafeedback(source: str = "HuggingFaceH4/ultrafeedback_binarized", split: str = "train_prefs",
+class HubUnavailableError(FileNotFoundError):
+    """The hub could not give the dataset (offline, or no such name); the message says to use a local copy."""
+
+
+def load_ultrafeedback(source: str = HUB_NAME, split: str = "train_prefs",
                        limit: int | None = None) -> list[dict]:
     """UltraFeedback (binarized) as workbook triples.
 
@@ -23,9 +33,8 @@ def load_ultrafeedback(source: str = "HuggingFaceH4/ultrafeedback_binarized", sp
     """
     if limit is not None:
         checks.count("limit", limit)
-    path = Path(source).expanduser()
-    if path.exists() or path.suffix in LOCAL_KINDS or str(source).startswith((".", "/", "~")):
-        ds = _read_local(path.resolve())
+    if is_local(source):
+        ds = _read_local(Path(source).expanduser().resolve())
     else:
         ds = _load_hub(source, split)
     if limit is not None:
@@ -45,6 +54,67 @@ def load_ultrafeedback(source: str = "HuggingFaceH4/ultrafeedback_binarized", sp
         raise PreferenceDataError(f"{len(bad)} unusable UltraFeedback rows (counted from 0) in {source}: "
                                   f"{shown}{more}")
     return rows
+
+
+def is_local(source: str) -> bool:
+    """A path (an existing file, a known suffix, or starting with . / ~), not a hub name."""
+    path = Path(source).expanduser()
+    return path.exists() or path.suffix in LOCAL_KINDS or str(source).startswith((".", "/", "~"))
+
+
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the hub answers at all: offline, `datasets` retries for half a minute and logs every retry."""
+    if any(os.environ.get(k, "0").lower() not in ("", "0", "false") for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True
+
+
+def preview_ultrafeedback(source: str = HUB_NAME, limit: int = 200):
+    """Up to `limit` UltraFeedback pairs as a readable DataFrame (prompt, chosen, rejected, score gap, chosen
+    longer), after a short summary: how many, the mean score gap, and how often the chosen answer is the longer
+    one (the verbosity question: a judge that likes long answers teaches DPO to ramble).
+
+    A hub name that cannot be reached prints one line saying where to put a local copy and returns None; a bad
+    local file raises the loader's one-line PreferenceDataError."""
+    import pandas as pd
+
+    checks.count("limit", limit)
+    offline = (f"UltraFeedback: {source!r} cannot be reached (offline?); put a local copy of its train_prefs split "
+               f"at {LOCAL_COPY} (or .parquet), in the dataset's schema ({SCHEMA}), and set "
+               "ultrafeedback_source to that path")
+    if not is_local(source) and not hub_reachable():
+        print(offline)
+        return None
+    try:
+        rows = load_ultrafeedback(source, limit=limit)
+    except HubUnavailableError as err:
+        print(f"{offline} [{err.__cause__.__class__.__name__ if err.__cause__ else 'error'}]")
+        return None
+
+    def text(messages):
+        return "\n".join(m["content"] for m in messages)
+
+    frame = pd.DataFrame([{"prompt": r["prompt"][0]["content"], "chosen": text(r["chosen"]),
+                           "rejected": text(r["rejected"]),
+                           "score gap": _gap(r["score_chosen"], r["score_rejected"]),
+                           "chosen longer": len(text(r["chosen"])) > len(text(r["rejected"]))} for r in rows])
+    gap = frame["score gap"].mean()
+    gap_text = "no scores" if pd.isna(gap) else f"mean score gap {gap:.2f}"
+    print(f"{len(frame)} UltraFeedback pairs from {source}: {gap_text}; the chosen answer is the longer one in "
+          f"{frame['chosen longer'].mean():.0%} of them")
+    return frame
+
+
+def _gap(chosen, rejected) -> float:
+    try:
+        return float(chosen) - float(rejected)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def _read_local(path: Path):
@@ -75,7 +145,7 @@ def _load_hub(source: str, split: str):
     try:
         return load_dataset(source, split=split)
     except Exception as err:  # offline: ConnectionError, OfflineModeIsEnabled, DatasetNotFoundError ...
-        raise FileNotFoundError(
+        raise HubUnavailableError(
             f"could not load {source!r} split {split!r} ({type(err).__name__}). Offline, download the parquet "
             "file elsewhere and pass its local path as `source`.") from err
 
