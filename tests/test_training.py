@@ -128,6 +128,54 @@ def test_health_flags():
     assert any("reached 9.00 nats" in f for f in flags) and any("jumped" in f for f in flags)
 
 
+def test_a_run_too_short_to_judge_a_kl_spike_says_so_instead_of_warning():
+    """The quick profile (4 steps, KL at steps 0, 2 and 4) grew 0 -> 0.16 -> 0.89 nats: the growth every run starts
+    with, not a spike. Its absolute limit still applies at any length."""
+    import pandas as pd
+
+    quick = pd.DataFrame({"eval_kl": [0.0, 0.157, 0.893]}, index=[0, 2, 4])
+    assert training.training_health(quick) == []
+    report = training.monitor.health_report(quick)
+    assert report.startswith("no warning raised\n") and "healthy" not in report
+    assert "note: KL was measured at 2 evaluation(s) after the start (steps 2, 4): too few" in report
+    drifting = pd.DataFrame({"eval_kl": [0.0, 0.4, 7.5]}, index=[0, 2, 4])
+    assert [f for f in training.training_health(drifting, kl_warn_nats=5.0) if "reached 7.50 nats" in f]
+    assert training.monitor.health_report(drifting).startswith("WARNING: KL(pi_theta || pi_ref) reached 7.50")
+
+
+def test_a_kl_explosion_on_a_longer_run_still_warns_and_steady_growth_does_not():
+    import pandas as pd
+
+    steps = range(0, 70, 10)
+    steady = pd.DataFrame({"eval_kl": [3e-4 * s * s for s in steps]}, index=steps)  # quadratic: no spike
+    assert training.training_health(steady) == []
+    assert training.monitor.health_report(steady) == "curves look healthy: no warning raised"
+    exploding = steady.assign(eval_kl=[0.0, 0.03, 0.12, 0.27, 0.48, 0.75, 3.9])
+    flags = training.training_health(exploding, kl_warn_nats=5.0)
+    assert flags == ["KL jumped to 3.90 nats at the last evaluation (step 60), over 3x its highest before (0.75): "
+                     "a spike, often instability"]
+    assert training.monitor.health_notes(exploding) == []
+
+
+def test_a_dpo_run_shows_its_own_progress_not_the_libraries_bars(tiny_sft, tmp_path, capfd):
+    """No "Loading weights" or datasets "Map"/"Tokenizing" bars; the KL sampling, which has no bar, gets a line."""
+    from datasets import Dataset
+
+    base, sft = tiny_sft
+    training.train_dpo(_config(base, sft, tmp_path, max_steps=2, eval_steps=2), Dataset.from_list(_rows(4)),
+                       Dataset.from_list(_rows(2)), kl_prompts=["<|im_start|>user\nx<|im_end|>\n"] * 2,
+                       out_dir=tmp_path / "run")
+    captured = capfd.readouterr()
+    text = captured.out + captured.err
+    for library_bar in ("Loading weights", "Map", "Tokenizing", "Truncating", "Dropping"):
+        assert library_bar not in text
+    assert "DPO data: 4 of 4 training pairs kept; 2 of 2 validation pairs kept (loaded and tokenised in " \
+        in captured.out
+    for step in (0, 2):
+        assert re.search(rf"KL\(pi_theta \|\| pi_ref\) at step {step}: sampling 2 held-out prompts, 8 tokens each "
+                         rf"\.\.\. -?\d+\.\d{{3}} nats, [\d.]+ s\n", captured.out)
+
+
 def test_validation_gap_grows_from_zero_when_the_first_evaluation_is_late():
     """The full run evaluated first at step 10 (gap 0.217) and last at step 14 (0.231): the gap grew from 0 (the
     policy is the reference at step 0), it is not stuck. A late-only gap of 0 is still flagged."""

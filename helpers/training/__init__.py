@@ -39,7 +39,15 @@ from helpers.training.dpo import (
     trained_tokens,
     trl_dpo_loss,
 )
-from helpers.training.monitor import kl_callback_class, log_frame, policy_ref_kl, ref_adapter, training_health
+from helpers.training.monitor import (
+    health_notes,
+    health_report,
+    kl_callback_class,
+    log_frame,
+    policy_ref_kl,
+    ref_adapter,
+    training_health,
+)
 from helpers.training.sft import (
     SFT_SELECTIONS,
     bootstrap_sft,
@@ -51,7 +59,8 @@ from helpers.training.sft import (
 
 __all__ = ["ARTIFACTS", "LORA_TARGETS", "REPO_ROOT", "SFT_SELECTIONS", "DPORunConfig",
     "adapter_margins", "beta_demo",
-    "bootstrap_sft", "compact_lm_head", "config_hash", "dpo_args", "kl_callback_class", "last_checkpoint",
+    "bootstrap_sft", "compact_lm_head", "health_notes", "health_report",
+    "config_hash", "dpo_args", "kl_callback_class", "last_checkpoint",
     "library_versions", "load_sft_policy", "log_frame", "lora_config", "main", "make_dpo_trainer",
     "margin_by_part", "margin_summary",
     "policy_ref_kl", "preference_hash", "ref_adapter", "resolve_sft_adapter", "run_from_config", "run_key",

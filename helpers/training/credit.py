@@ -12,6 +12,7 @@ import torch
 
 from helpers.dpo_math import completion_token_logps
 from helpers.models import release_memory
+from helpers.progress import tqdm
 from helpers.training.monitor import policy_with_reference, ref_adapter
 from helpers.training.sft import severity_positions
 
@@ -35,7 +36,7 @@ def margin_by_part(model, tokenizer, rows: list[dict], beta: float, ref_context=
     was_training = model.training
     model.eval()
     out = []
-    for row in rows:
+    for row in tqdm(rows, desc="margin split", unit="pair"):
         parts = {}
         for side in ("chosen", "rejected"):
             policy, sev = _answer_logps(model, tokenizer, row["prompt"], row[side])

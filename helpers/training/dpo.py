@@ -26,6 +26,7 @@ from helpers.models import (
 )
 from helpers.paths import ARTIFACTS
 from helpers.preferences import PreferenceDataError, validate_preferences
+from helpers.progress import duration, quiet_library_bars
 from helpers.training.common import (
     compact_lm_head,
     config_hash,
@@ -136,9 +137,10 @@ def make_dpo_trainer(config: DPORunConfig, train_dataset, eval_dataset=None, out
     model, tokenizer = load_sft_policy(config.model_name, config.sft_adapter)
     has_eval = eval_dataset is not None and len(eval_dataset) > 0
     args = dpo_args(config, output_dir, has_eval, **args_overrides)
-    trainer = DPOTrainer(model=model, ref_model=None, args=args,
-                         train_dataset=train_dataset, eval_dataset=eval_dataset if has_eval else None,
-                         processing_class=tokenizer, callbacks=[*(callbacks or []), release_memory_callback()])
+    with quiet_library_bars():  # TRL's tokenising passes each show a datasets bar: noise, not progress
+        trainer = DPOTrainer(model=model, ref_model=None, args=args,
+                             train_dataset=train_dataset, eval_dataset=eval_dataset if has_eval else None,
+                             processing_class=tokenizer, callbacks=[*(callbacks or []), release_memory_callback()])
     if "ref" not in trainer.model.peft_config:
         raise RuntimeError("TRL did not create the frozen 'ref' adapter; the reference would be the base model")
     # TRL drops a pair whose prompt alone fills max_length and cuts the others there: what it kept, counted
@@ -203,8 +205,9 @@ def trl_dpo_loss(model, ref_model, tokenizer, triples: list[dict], beta: float, 
     # one batch holding every triple, no truncation, and fp32: this checks the arithmetic, which bf16 would blur
     args = dpo_args(DPORunConfig(beta=beta, batch_size=len(triples)), output_dir, has_eval=False, max_length=None,
                     bf16=False, fp16=False)
-    trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=Dataset.from_list(triples),
-                         processing_class=tokenizer)
+    with quiet_library_bars():
+        trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=Dataset.from_list(triples),
+                             processing_class=tokenizer)
     batch = next(iter(trainer.get_train_dataloader()))
     with torch.no_grad():
         return float(trainer.compute_loss(trainer.model, batch))
@@ -316,18 +319,19 @@ def _train_dpo(config, train_dataset, eval_dataset, kl_prompts, ckpt_dir: Path, 
     t_setup = time.perf_counter()
     trainer = make_dpo_trainer(config, train_dataset, eval_dataset, ckpt_dir, callbacks)
     setup_seconds = time.perf_counter() - t_setup  # model loading and, if asked, the reference log-probs pass
-    if trainer.is_world_process_zero():
-        print(f"DPO data: {data_line(trainer.data_counts)}")
+    main_process = trainer.is_world_process_zero()
+    if main_process:
+        print(f"DPO data: {data_line(trainer.data_counts)} (loaded and tokenised in {duration(setup_seconds)})")
     resume = last_checkpoint(ckpt_dir)
-    if resume:
+    if resume and main_process:
         print(f"resuming DPO training from {resume}")
     if kl_cb is not None:  # before train() loads any checkpoint the policy is the SFT model: KL ~0, a sanity check
-        kl_cb.measure(trainer.model, 0)
+        kl_cb.measure(trainer.model, 0, verbose=main_process)
     t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=resume)
+    with quiet_library_bars():  # a precomputed reference's datasets map; the step and eval bars stay
+        result = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - t0
     final_eval = _final_eval(trainer, eval_dataset)
-    main_process = trainer.is_world_process_zero()
     if main_process:
         trainer.model.save_pretrained(adapter_dir, selected_adapters=["default"])
         trainer.processing_class.save_pretrained(adapter_dir)

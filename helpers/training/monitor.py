@@ -3,12 +3,14 @@ log as a table, plain-language health flags."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 
 import torch
 
 from helpers.models import load_model, trim_heap
+from helpers.progress import quiet_library_bars, status
 
 
 def ref_adapter(model):
@@ -57,7 +59,8 @@ def policy_ref_kl(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
 def policy_with_reference(model_name: str, sft_adapter, dpo_adapter):
     """A PEFT model whose "default" adapter is the DPO policy and whose "ref" adapter is the SFT model."""
     model, tokenizer = load_model(model_name, adapter=dpo_adapter, merge_adapter=False)
-    model.load_adapter(str(sft_adapter), adapter_name="ref")
+    with quiet_library_bars():
+        model.load_adapter(str(sft_adapter), adapter_name="ref")
     model.set_adapter("default")
     return model, tokenizer
 
@@ -67,7 +70,9 @@ def kl_callback_class():
     from transformers import TrainerCallback
 
     class KLCallback(TrainerCallback):
-        """At each evaluation: KL(pi_theta || pi_ref) on held-out prompts, logged as eval_kl, warned when high."""
+        """At each evaluation: KL(pi_theta || pi_ref) on held-out prompts, logged as eval_kl, warned when high, with a
+        one-line status (sampling has no bar; after the last step it is the part of the run's end a learner waits on).
+        """
 
         def __init__(self, tokenizer, prompts: list[str], max_new_tokens: int, warn_nats: float, seed: int = 0):
             self.tokenizer, self.prompts = tokenizer, prompts
@@ -75,9 +80,14 @@ def kl_callback_class():
             self.history: list[dict] = []
             self.trainer = None
 
-        def measure(self, model, step: int) -> float:
+        def measure(self, model, step: int, verbose: bool = True) -> float:
             trim_heap()  # what the evaluation just freed goes back before sampling, not on top of it
-            kl = policy_ref_kl(model, self.tokenizer, self.prompts, self.max_new_tokens, seed=self.seed + step)
+            what = (f"KL(pi_theta || pi_ref) at step {step}: sampling {len(self.prompts)} held-out prompts, "
+                    f"{self.max_new_tokens} tokens each")
+            with status(what) if verbose else contextlib.nullcontext() as line:
+                kl = policy_ref_kl(model, self.tokenizer, self.prompts, self.max_new_tokens, seed=self.seed + step)
+                if line is not None:
+                    line.result = f"{kl:.3f} nats"
             self.history.append({"step": step, "eval_kl": kl})
             if kl > self.warn_nats:
                 warnings.warn(f"KL(pi_theta || pi_ref) = {kl:.2f} nats at step {step} exceeds {self.warn_nats}: the "
@@ -86,7 +96,7 @@ def kl_callback_class():
             return kl
 
         def on_evaluate(self, args, state, control, model=None, **kwargs):
-            kl = self.measure(model, state.global_step)
+            kl = self.measure(model, state.global_step, verbose=state.is_world_process_zero)
             state.log_history.append({"eval_kl": kl, "step": state.global_step})
 
     return KLCallback
@@ -138,10 +148,27 @@ def non_finite_flags(frame) -> list[str]:
     return flags
 
 
+# KL grows from 0 as the policy leaves the reference (roughly with the square of the steps at first), so the first
+# evaluations after the start always jump by a large factor. A spike is judged against the trend of the evaluations
+# before the last one, and only once there are this many past step 0: with 2, steady quadratic growth multiplies the
+# KL by 2.25 at the last evaluation, under the 3x that counts as a spike; with 1 it would be 4x, a false alarm.
+KL_SPIKE_MIN_EARLIER = 2
+KL_SPIKE_FACTOR = 3.0
+
+
+def _kl_after_start(frame):
+    """The KL estimates logged after step 0 (step 0 is the reference itself: KL 0 by construction)."""
+    if "eval_kl" not in frame:
+        return None
+    kl = frame["eval_kl"].dropna()
+    return kl[kl.index > 0] if len(kl) and kl.index[0] == 0 else kl
+
+
 def training_health(frame, kl_warn_nats: float = 5.0) -> list[str]:
     """Plain-language flags for the traps: a loss, reward margin or KL that is NaN or infinite (a diverged run), a
-    training gap that grows while the validation gap does not, and a KL that explodes. [] when the curves look
-    healthy."""
+    training gap that grows while the validation gap does not, a KL over `kl_warn_nats` (at any length), and a KL
+    spike at the last evaluation (judged only with KL_SPIKE_MIN_EARLIER evaluations before it: `health_notes` says
+    when a run is too short for that). [] when the curves look healthy."""
     flags = non_finite_flags(frame)
     train = frame["rewards/margins"].dropna() if "rewards/margins" in frame else []
     val = frame["eval_rewards/margins"].dropna() if "eval_rewards/margins" in frame else []
@@ -154,11 +181,34 @@ def training_health(frame, kl_warn_nats: float = 5.0) -> list[str]:
         if train_growth > 0 and val_growth <= 0.1 * train_growth:
             flags.append(f"the training reward gap grew by {train_growth:.3f} but the validation gap by only "
                          f"{val_growth:.3f}: the policy is fitting these pairs, not learning the preference")
-    if "eval_kl" in frame:
-        kl = frame["eval_kl"].dropna()
-        if len(kl) and kl.max() > kl_warn_nats:
+    kl = _kl_after_start(frame)
+    if kl is not None and len(kl):
+        if kl.max() > kl_warn_nats:
             flags.append(f"KL(pi_theta || pi_ref) reached {kl.max():.2f} nats (> {kl_warn_nats}): the policy is "
                          "drifting from the SFT reference; raise beta or lower the learning rate")
-        if len(kl) >= 3 and kl.iloc[-1] > 3 * max(kl.iloc[1:-1].max(), 0.05):
-            flags.append(f"KL jumped to {kl.iloc[-1]:.2f} nats at the last evaluation: a spike, often instability")
+        earlier = kl.iloc[:-1]
+        if len(earlier) >= KL_SPIKE_MIN_EARLIER and kl.iloc[-1] > KL_SPIKE_FACTOR * max(earlier.max(), 0.05):
+            flags.append(f"KL jumped to {kl.iloc[-1]:.2f} nats at the last evaluation (step {kl.index[-1]}), over "
+                         f"{KL_SPIKE_FACTOR:g}x its highest before ({earlier.max():.2f}): a spike, often instability")
     return flags
+
+
+def health_notes(frame) -> list[str]:
+    """What `training_health` could not judge on these curves, in plain words: [] when it judged everything."""
+    kl = _kl_after_start(frame)
+    if kl is None or not len(kl) or len(kl) - 1 >= KL_SPIKE_MIN_EARLIER:
+        return []
+    steps = ("step " if len(kl) == 1 else "steps ") + ", ".join(str(s) for s in kl.index)
+    return [f"KL was measured at {len(kl)} evaluation(s) after the start ({steps}): too few to tell a spike from "
+            f"the growth every run starts with (that check needs {KL_SPIKE_MIN_EARLIER + 1}); only the absolute "
+            "limit kl_warn_nats was checked. A longer run, or a smaller eval_steps, gives it enough points."]
+
+
+def health_report(frame, kl_warn_nats: float = 5.0) -> str:
+    """The health check as text for a notebook: a "WARNING:" line per flag, a "note:" line per check the run was too
+    short for, and "curves look healthy" only when nothing was flagged and every check could judge."""
+    lines = [f"WARNING: {flag}" for flag in training_health(frame, kl_warn_nats)]
+    notes = [f"note: {note}" for note in health_notes(frame)]
+    if not lines:  # "healthy" only when every check had enough points to judge
+        lines.append("no warning raised" if notes else "curves look healthy: no warning raised")
+    return "\n".join(lines + notes)

@@ -15,6 +15,7 @@ from helpers.adapters import read_adapter
 from helpers.cache import adapter_digest, content_hash, exclusive
 from helpers.models import DEFAULT_MODEL, load_model, precision_kwargs, precision_used, release_memory
 from helpers.paths import ARTIFACTS, repo_path
+from helpers.progress import quiet_library_bars
 from helpers.task import build_messages, format_answer
 from helpers.training.common import (
     compact_lm_head,
@@ -64,9 +65,10 @@ def train_sft(examples: list[dict], output_dir: str | Path, model_name: str = DE
     )
     trainer_class = severity_weighted_trainer(tokenizer, severity_weight) if severity_weight != 1 else SFTTrainer
     records = sft_records(examples)
-    trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(records),
-                         processing_class=tokenizer, peft_config=lora_config(r=lora_r),
-                         callbacks=[release_memory_callback()])  # the heap creeps up step after step, as in DPO
+    with quiet_library_bars():  # TRL's tokenising passes each show a datasets bar: noise, not progress
+        trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(records),
+                                processing_class=tokenizer, peft_config=lora_config(r=lora_r),
+                                callbacks=[release_memory_callback()])  # the heap creeps up step by step, as in DPO
     # TRL cuts each report at max_length and drops one left with no answer token: what it kept, counted and said
     counts = {"given": len(records), "kept": len(trainer.train_dataset),
               "dropped_too_long": len(records) - len(trainer.train_dataset), "max_length": max_length}
