@@ -78,8 +78,10 @@ def _run_profile(run_dir: Path) -> str:
     return json.loads(record.read_text()).get("profile", "?") if record.exists() else "interactive"
 
 
-def write_reference(run_dir: str | Path, path: str | Path = REFERENCE_FILE, allow_profile: str = "full") -> Path:
-    """Write the reference file from a finished run of the `allow_profile` profile, with the CPU and the date."""
+def write_reference(run_dir: str | Path, path: str | Path = REFERENCE_FILE, allow_profile: str = "full",
+                    caveat: str = "") -> Path:
+    """Write the reference file from a finished run of the `allow_profile` profile, with the CPU and the date, and
+    a `caveat` a learner should read beside its figures (how the run differs from a plain one), if any."""
     run_dir = Path(run_dir)
     profile = _run_profile(run_dir)
     if profile != allow_profile:
@@ -91,6 +93,8 @@ def write_reference(run_dir: str | Path, path: str | Path = REFERENCE_FILE, allo
                  "cpu": f"{cpu} ({', '.join(bf16) or 'no native bf16'})",
                  "precision": record.get("precision", {}).get("name", "?"),
                  "figures": {nb: figures(run_dir, nb) for nb in EXTRACT}}
+    if caveat:
+        reference["caveat"] = caveat
     path = Path(path)
     path.write_text(json.dumps(reference, indent=2, ensure_ascii=False, default=float) + "\n")
     return path
@@ -129,6 +133,8 @@ def beside_reference(run_dir: str | Path, notebook: str, path: str | Path = REFE
         return pd.DataFrame({"this run": {k: _shown(v) for k, v in mine.items()}})
     theirs = reference["figures"].get(notebook, {})
     label = f"reference ({reference['profile']} profile, {reference['cpu']}, {reference['date']})"
+    if reference.get("caveat"):
+        print(f"about the reference run: {reference['caveat']}")
     profile = _run_profile(Path(run_dir))
     if profile != reference["profile"]:
         print(f"this run is the {profile!r} profile, the reference the {reference['profile']!r} one: "
@@ -141,9 +147,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Write data/reference_run.json from a finished full run.")
     parser.add_argument("run_dir", help="runs/<run-id> of a finished `make workbook` (full profile)")
     parser.add_argument("--out", default=str(REFERENCE_FILE))
+    parser.add_argument("--caveat", default="", help="how the run differs from a plain one, shown to the learner")
     args = parser.parse_args(argv)
     try:
-        print(f"wrote {write_reference(args.run_dir, args.out)}")
+        print(f"wrote {write_reference(args.run_dir, args.out, caveat=args.caveat)}")
     except (ReferenceError, FileNotFoundError) as err:
         print(err, file=sys.stderr)
         return 1

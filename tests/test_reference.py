@@ -51,6 +51,15 @@ def test_the_reference_comes_from_a_full_run_and_sits_beside_the_learners(tmp_pa
         reference.write_reference(mine, tmp_path / "other.json")
 
 
+def test_a_caveat_about_the_reference_run_is_shown_beside_it(tmp_path, capsys):
+    ref_file = tmp_path / "reference_run.json"
+    reference.write_reference(_run(tmp_path / "full", "full"), ref_file, caveat="its SFT resumed from a checkpoint")
+    reference.beside_reference(_run(tmp_path / "mine", "full"), "02_preferences_and_dpo", ref_file)
+    printed = capsys.readouterr().out
+    assert "about the reference run: its SFT resumed from a checkpoint" in printed
+    assert "expect other numbers" not in printed  # same profile
+
+
 def test_no_reference_file_is_one_line_and_this_runs_figures(tmp_path, capsys):
     mine = _run(tmp_path / "run", "quick")
     frame = reference.beside_reference(mine, "02_preferences_and_dpo", tmp_path / "missing.json")
