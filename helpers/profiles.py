@@ -169,12 +169,12 @@ def local_parameters(notebook: str, path: Path | None = None, profiles: dict | N
     """(values, line): local.yaml's profile values for `notebook`, then its overrides, and the one line that says
     what they are; None when there is no local.yaml."""
     path = LOCAL_FILE if path is None else Path(path)
-    local = load_local(path, profiles)
-    if local is None:
+    if not path.exists():
         return None
+    profiles = load_profiles() if profiles is None else profiles  # read once, for the check and the values
+    local = load_local(path, profiles)
     parts, values = [], {}
     if "profile" in local:
-        profiles = load_profiles() if profiles is None else profiles
         chosen = profiles[local["profile"]].get(notebook) or {}
         values.update(chosen)
         parts.append(f"profile {local['profile']!r} ({_shown_values(chosen)})")

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from helpers.adapters import read_adapter
+from helpers.evaluation.runs import run_card
 from helpers.models import DEFAULT_MODEL, model_identity
 
 DEFAULT_MODEL_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -28,14 +29,6 @@ _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 class ReleaseExists(FileExistsError):
     """A release folder of this version already holds other content."""
-
-
-def run_card(run_dir: str | Path) -> dict | None:
-    """Session B's run card (run_card.json) in the run folder, or None when there is none."""
-    try:
-        return json.loads((Path(run_dir) / "run_card.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
 
 
 def _check_version(version) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.evaluation.table import MODELS
-from helpers.notes import count_words
+from helpers.notes import count_words as word_count  # noqa: F401 (Session C and the checklist count alike)
 from helpers.task import unique_ids
 
 NO_JUDGED_PAIRS = "n/a (no judged pairs)"
@@ -167,11 +167,6 @@ def reflection_scaffold(table, flags: list[str], n_triples: int | None, judge_na
            if transfer else "") + "]", "",
     ]
     return "\n".join(text)
-
-
-def word_count(text: str) -> int:
-    """Words in a text, counting only tokens with a letter or digit (markdown bullets and dashes are not words)."""
-    return count_words(text)
 
 
 def judge_lines(eval_judge: str, pairs_judge: str | None) -> list[str]:

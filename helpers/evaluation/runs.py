@@ -148,12 +148,18 @@ def checklist(run_dir: str | Path, notes_dir: str | Path):
     return pd.DataFrame([{"artifact": a, "path": str(p), "done": ok, "detail": d} for a, p, ok, d in items])
 
 
+def run_card(run_dir: str | Path) -> dict | None:
+    """Session B's run card (run_card.json) in the run folder, or None when there is none or it cannot be read."""
+    try:
+        card = json.loads((Path(run_dir) / "run_card.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return card if isinstance(card, dict) else None
+
+
 def pairs_judge(run_dir: str | Path) -> str | None:
     """The judge that built Session B's preference pairs, as its run card records it ("rubric",
     "claude:<model>"); None when the run folder has no run card that says."""
-    try:
-        card = json.loads((Path(run_dir) / "run_card.json").read_text())
-        judge = card["preference_data"]["judge"]
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-        return None
+    data = (run_card(run_dir) or {}).get("preference_data")
+    judge = data.get("judge") if isinstance(data, dict) else None
     return judge if isinstance(judge, str) else None
