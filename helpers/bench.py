@@ -35,13 +35,22 @@ import torch
 
 from helpers.agreement import autocast_agreement
 from helpers.generation import generate, sample_n
-from helpers.models import load_model, precision_used
+from helpers.models import load_model, load_tokenizer, precision_used
 from helpers.paths import REPO_ROOT, RUNS_DIR
 from helpers.precision import BF16_FLAGS, cpu_bf16_check, cpu_flags, matmul_gflops
 from helpers.task import build_messages, format_answer, format_prompt, load_split
-from helpers.training import DPORunConfig, dpo_args, load_sft_policy, lora_config, make_dpo_trainer, trained_tokens
+from helpers.training import (
+    DPORunConfig,
+    dpo_args,
+    load_sft_policy,
+    lora_config,
+    make_dpo_trainer,
+    sft_records,
+    train_sft,
+    trained_tokens,
+)
 
-MEMORY_BUDGET_MB = 3 * 1024  # the whole workbook within 3 GB resident on the CPU
+MEMORY_BUDGET_MB = 2.5 * 1024  # each notebook within 2.5 GB resident on the CPU
 
 
 def bench_rows(n: int, seed: int = 0) -> list[dict]:
@@ -73,23 +82,29 @@ def fresh_adapter(path: Path, seed: int = 0) -> Path:
     return path
 
 
+# the DPO settings before prefix sharing: one pair per micro-batch, prompt computed twice, activations recomputed
+BEFORE_SHARING = {"batch_size": 1, "share_prefix": False, "checkpointing": True}
+
+
 def dpo_throughput(adapter: Path, steps: int = 4, warmup: int = 1, separate_ref: bool = False,
-                   trl_defaults: bool = False, batch_size: int = 1, compact: bool = True, fp32: bool = False,
-                   checkpointing: bool = True) -> dict:
-    """Trained tokens/s over `steps` optimizer steps after `warmup`, with the workbook's DPO settings (in the
-    machine's precision; `fp32` forces fp32, `trl_defaults` uses TRL's bf16 + gradient checkpointing)."""
+                   trl_defaults: bool = False, batch_size: int | None = None, compact: bool = True, fp32: bool = False,
+                   checkpointing: bool | None = None, share_prefix: bool = True) -> dict:
+    """Trained tokens/s over `steps` optimizer steps (of one micro-batch each) after `warmup`, with the workbook's
+    DPO settings (in the machine's precision; `batch_size` and `checkpointing` default to DPORunConfig's; `fp32`
+    forces fp32, `trl_defaults` uses TRL's bf16 + gradient checkpointing, `share_prefix=False` TRL's batches)."""
     from datasets import Dataset
     from transformers import TrainerCallback
 
-
+    defaults = DPORunConfig()
+    batch_size = defaults.batch_size if batch_size is None else batch_size
+    checkpointing = defaults.gradient_checkpointing if checkpointing is None else checkpointing
     config = DPORunConfig(sft_adapter=str(adapter), batch_size=batch_size, grad_accum=1, max_steps=steps + warmup,
-                          save_steps=10_000, logging_steps=10_000, compact_lm_head=compact,
+                          save_steps=10_000, logging_steps=10_000, compact_lm_head=compact, share_prefix=share_prefix,
+                          gradient_checkpointing=checkpointing,
                           precompute_ref=False)  # the reference forward is timed in every step, as MFU counts it
     overrides = {"bf16": True, "gradient_checkpointing": True} if trl_defaults else {}
     if fp32:
         overrides = {"bf16": False, "fp16": False}
-    if not checkpointing:
-        overrides["gradient_checkpointing"] = False
     rows = bench_rows(batch_size * (steps + warmup))
     times = []
 
@@ -116,7 +131,24 @@ def dpo_throughput(adapter: Path, steps: int = 4, warmup: int = 1, separate_ref:
         tokens_per_step = trained_tokens(trainer.processing_class, rows) / (steps + warmup)
     measured = times[warmup:]
     return {"step_seconds": sum(measured) / len(measured), "tokens_per_step": tokens_per_step,
-            "tokens_per_second": tokens_per_step * len(measured) / sum(measured), "steps_timed": len(measured)}
+            "tokens_per_second": tokens_per_step * len(measured) / sum(measured), "steps_timed": len(measured),
+            "batch_size": batch_size, "checkpointing": checkpointing, "share_prefix": share_prefix}
+
+
+def sft_throughput(batch_size: int, grad_accum: int, checkpointing: bool, n: int = 24) -> dict:
+    """The bootstrap SFT's trained tokens/s on `n` SFT examples, one epoch, with these micro-batch settings (the
+    setup and model load included, the same in each setting)."""
+    examples = load_split("sft")[:n]
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        train_sft(examples, tmp, epochs=1, batch_size=batch_size, grad_accum=grad_accum,
+                  gradient_checkpointing=checkpointing, save_steps=10_000)
+        seconds = time.perf_counter() - t0
+    tok = load_tokenizer()
+    tokens = sum(len(tok.apply_chat_template(r["prompt"] + r["completion"], tokenize=True, return_dict=True)
+                     ["input_ids"]) for r in sft_records(examples))
+    return {"seconds": seconds, "tokens_per_second": tokens / seconds, "batch_size": batch_size,
+            "grad_accum": grad_accum, "checkpointing": checkpointing}
 
 
 def generation_throughput(n_prompts: int = 32, max_new_tokens: int = 64, batch_size: int = 32,
@@ -185,12 +217,13 @@ def bf16_agreement(adapter: Path) -> dict:
 
 def peak_rss_mb(mode: str, adapter: Path) -> tuple[float, float]:
     """(peak, runtime) resident memory in MB of 2 DPO steps in a fresh process ("adapter": the workbook's
-    adapter-as-reference, or "separate": a second reference copy); runtime is the RSS after importing torch,
-    transformers, TRL and PEFT, before any model is loaded."""
+    settings, "before": the settings before prefix sharing, "separate": a second reference copy); runtime is the
+    RSS after importing torch, transformers, TRL and PEFT, before any model is loaded."""
     code = ("import os, resource; from pathlib import Path; import trl, peft, transformers, datasets; "
-            "from helpers.bench import dpo_throughput; "
+            "from helpers.bench import BEFORE_SHARING, dpo_throughput; "
             "runtime = int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024; "
-            f"dpo_throughput(Path({str(adapter)!r}), steps=1, warmup=1, separate_ref={mode == 'separate'}); "
+            f"dpo_throughput(Path({str(adapter)!r}), steps=1, warmup=1, separate_ref={mode == 'separate'}"
+            f"{', **BEFORE_SHARING' if mode == 'before' else ''}); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, runtime)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
     peak, runtime = out.stdout.strip().splitlines()[-1].split()
@@ -261,25 +294,31 @@ def main(argv=None) -> int:
         dpo["mfu"] = mfu(dpo["tokens_per_second"], bound)
         dpo["mfu_vs_fp32_bound"] = mfu(dpo["tokens_per_second"], out["matmul_fp32_gflops"])
         out["dpo"] = dpo
+        # each lever turned back, one at a time, in this run: "ratio" is the workbook's tokens/s over the lever's
+        levers = {"prefix sharing": {"share_prefix": False}, "micro-batch": {"batch_size": 1},
+                  "checkpointing off": {"checkpointing": True}, "compact LM head": {"compact": False},
+                  "all of them (the settings before prefix sharing)": BEFORE_SHARING}
         if out["precision"]["name"] != "fp32":
-            out["dpo_fp32"] = dpo_throughput(adapter, steps=args.steps, fp32=True)
-            out["dpo_speedup_vs_fp32"] = dpo["tokens_per_second"] / out["dpo_fp32"]["tokens_per_second"]
-        out["dpo_no_checkpointing"] = dpo_throughput(adapter, steps=args.steps, checkpointing=False)
-        # the lever this workbook pulls, measured against TRL's own CPU path in the same run
-        full_head = dpo_throughput(adapter, steps=args.steps, compact=False)
-        out["dpo_full_lm_head"] = full_head
-        out["dpo_speedup_compact_lm_head"] = dpo["tokens_per_second"] / full_head["tokens_per_second"]
+            levers[f"{out['precision']['name']} autocast"] = {"fp32": True}
+        out["dpo_levers"] = {}
+        for name, change in levers.items():
+            result = dpo_throughput(adapter, steps=args.steps, **change)
+            out["dpo_levers"][name] = {**result, "ratio": dpo["tokens_per_second"] / result["tokens_per_second"]}
         if not args.skip_trl_defaults and check["native"]:
-            slow = dpo_throughput(adapter, steps=1, warmup=1, trl_defaults=True, compact=False)
+            slow = dpo_throughput(adapter, steps=1, warmup=1, trl_defaults=True, compact=False, share_prefix=False,
+                                  batch_size=1)
             out["dpo_trl_defaults"] = slow
             out["dpo_speedup_vs_trl_defaults"] = dpo["tokens_per_second"] / slow["tokens_per_second"]
+        out["sft"] = {"workbook": sft_throughput(4, 2, True), "before": sft_throughput(2, 4, True),
+                      "checkpointing off": sft_throughput(4, 2, False)}
         if out["precision"]["name"] == "bf16":
             out["bf16_agreement"] = bf16_agreement(adapter)
         out["generation"] = generation_throughput()
         out["sampling"] = sampling_throughput()
         if not args.skip_memory:
             adapter_mb, runtime = peak_rss_mb("adapter", adapter)
-            out["memory"] = {"dpo_peak_mb": adapter_mb, "runtime_mb": runtime}
+            before_mb, _ = peak_rss_mb("before", adapter)
+            out["memory"] = {"dpo_peak_mb": adapter_mb, "runtime_mb": runtime, "dpo_before_peak_mb": before_mb}
     out["notebooks_full_profile"] = notebook_walls()
     out["notebook_peaks_mb"] = notebook_peaks()
     out["bench_seconds"] = time.perf_counter() - t_start
@@ -301,18 +340,19 @@ def print_table(out: dict) -> None:
         ("bf16 matmul 2048²", f"{bf16:.0f} GFLOP/s" if bf16 else "not measured",
          f"{bf16 / out['matmul_fp32_gflops']:.2f}x fp32" if bf16 else "no bf16 flag: emulated, not timed"),
         ("DPO training", f"{dpo['tokens_per_second']:.0f} trained tokens/s",
-         f"{dpo['step_seconds']:.1f} s/step (batch 1, {prec['name']}, checkpointing)"),
+         f"{dpo['step_seconds']:.1f} s/micro-batch of {dpo.get('batch_size', 1)} ({prec['name']}, prompt shared, "
+         f"checkpointing {'on' if dpo.get('checkpointing') else 'off'})"),
         (f"DPO MFU vs the {prec['name']} bound", f"{100 * dpo['mfu']:.0f}%", ""),
         ("DPO MFU vs the fp32 bound", f"{100 * dpo['mfu_vs_fp32_bound']:.0f}%", ""),
     ]
-    if "dpo_fp32" in out:
-        rows.append(("DPO training in fp32", f"{out['dpo_fp32']['tokens_per_second']:.0f} trained tokens/s",
-                     f"{prec['name']} is {out['dpo_speedup_vs_fp32']:.2f}x"))
-    rows.append(("DPO without gradient checkpointing", f"{out['dpo_no_checkpointing']['tokens_per_second']:.0f} "
-                 "trained tokens/s", "faster, but 0.5 GB more at its peak"))
+    for name, lever in out.get("dpo_levers", {}).items():
+        rows.append((f"  without {name}", f"{lever['tokens_per_second']:.0f} trained tokens/s",
+                     f"the workbook's settings are {lever['ratio']:.2f}x"))
+    for name, row in out.get("sft", {}).items():
+        rows.append((f"SFT bootstrap, {name}", f"{row['tokens_per_second']:.0f} trained tokens/s",
+                     f"micro-batch {row['batch_size']} x {row['grad_accum']}, checkpointing "
+                     f"{'on' if row['checkpointing'] else 'off'}"))
     rows += [
-        ("DPO, TRL's LM head over every position", f"{out['dpo_full_lm_head']['tokens_per_second']:.0f} "
-         "trained tokens/s", f"compact head is {out['dpo_speedup_compact_lm_head']:.2f}x"),
         (f"greedy generation, batch {gen['batch_size']} ({gen['dtype']})",
          f"{gen['batched_tokens_per_s']:.0f} new tokens/s", "system prompt computed once per batch"),
         ("  the same, plain left padding", f"{gen['plain_batched_tokens_per_s']:.0f} new tokens/s",
@@ -330,8 +370,10 @@ def print_table(out: dict) -> None:
                      f"bound {agree['token_bound']:.3f} (u·max|logit|/√3); DPO loss moved at most "
                      f"{max(agree['loss_diff']):.3f}"))
     if "memory" in out:
+        before = out["memory"].get("dpo_before_peak_mb")
         rows.append(("peak RSS, 2 DPO steps (fresh process)", f"{out['memory']['dpo_peak_mb']:.0f} MB",
-                     f"runtime alone {out['memory']['runtime_mb']:.0f} MB"))
+                     f"runtime alone {out['memory']['runtime_mb']:.0f} MB"
+                     + (f"; the settings before prefix sharing {before:.0f} MB" if before else "")))
     if "dpo_trl_defaults" in out:
         rows.append(("DPO with TRL defaults (bf16, checkpointing)",
                      f"{out['dpo_trl_defaults']['tokens_per_second']:.0f} trained tokens/s",
@@ -346,8 +388,8 @@ def print_table(out: dict) -> None:
     if walls:
         worst = max((v for k, v in peaks.items() if k != "run"), default=None)
         rows.append(("full profile: the week", f"{walls['total_s'] / 60:.1f} min",
-                     "target <= 60 min" + (f"; peak {worst / 1024:.2f} GB (target <= "
-                                           f"{MEMORY_BUDGET_MB / 1024:.0f} GB)" if worst else "")))
+                     "target <= 45 min with setup" + (f"; peak {worst / 1024:.2f} GB (target <= "
+                                           f"{MEMORY_BUDGET_MB / 1024:.1f} GB)" if worst else "")))
     width = max(len(r[0]) for r in rows)
     print(f"\nbench on {out['machine']} ({out['cpus']} CPUs, bf16 flags: {', '.join(out['bf16_flags']) or 'none'}),"
           f" {out['date']}, {out.get('bench_seconds', 0) / 60:.1f} min")

@@ -25,6 +25,7 @@ from helpers.cache import exclusive, write_atomic
 from helpers.memory import PeakMemory
 from helpers.models import precision_used
 from helpers.paths import REPO_ROOT, RUNS_DIR
+from helpers.phases import phase_line, phase_seconds, total_phases
 from helpers.profiles import (
     LOCAL_FILE,
     NOTEBOOKS,
@@ -138,8 +139,8 @@ def update_record(path: str | Path, fields: dict, notebooks: dict | None = None)
 
     Done under a lock on the file, re-reading it there: two runners on one run id (`--resume --run-id X
     --notebooks A` and another with B) each add their own entries to what the other wrote, so neither loses the
-    other's. The run's first "started" is kept; "finished" is dropped while any notebook is still running.
-    Returns the record as written."""
+    other's. The run's first "started" is kept; "finished" is dropped while any notebook is still running; the
+    top-level "phases_s" is the sum of the merged notebooks' phase times. Returns the record as written."""
     path = Path(path)
     with exclusive(path, "the run record"):
         record = _read_record(path)
@@ -150,6 +151,10 @@ def update_record(path: str | Path, fields: dict, notebooks: dict | None = None)
         record["notebooks"] = {**(record.get("notebooks") or {}), **(notebooks or {})}
         if any(e.get("status") == "running" for e in record["notebooks"].values()):
             record.pop("finished", None)
+        timed = [e["phases_s"] for e in record["notebooks"].values() if e.get("phases_s")]
+        record.pop("phases_s", None)
+        if timed:
+            record["phases_s"] = total_phases(timed)
         write_atomic(path, json.dumps(record, indent=2) + "\n")
     return record
 
@@ -209,13 +214,28 @@ def interrupted_message(name: str, entry: dict, run_id: str, profile: str, noteb
 # ----------------------------------------------------------------------------- running
 
 
+def _record_phases(entry: dict, out: Path, since: float) -> None:
+    """Seconds per phase of the executed notebook `out` into `entry["phases_s"]`, when this execution wrote it
+    (not a file a stopped run left before, nor none at all). A bad phase tag is a warning: the run goes on."""
+    try:
+        if out.stat().st_mtime < since:
+            return
+        entry["phases_s"] = phase_seconds(out)
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as err:
+        print(f"warning: no phase times recorded: {err}", file=sys.stderr, flush=True)
+
+
 def execute_notebook(name: str, out: Path, params: dict, kernel: str, timeout_s: int, entry: dict) -> None:
-    """Run one notebook into `out` with papermill, recording status, wall time and peak memory in `entry`; a
-    failing cell becomes one NotebookFailed line naming the cell and the error. Ctrl-C, SIGTERM (see `main`) or a
-    dead kernel leave the status "interrupted", with the reason and the cell that was running, and propagate."""
+    """Run one notebook into `out` with papermill, recording status, wall time, peak memory and the seconds per
+    phase of its tagged cells (helpers.phases) in `entry`; a failing cell becomes one NotebookFailed line naming
+    the cell and the error. Ctrl-C, SIGTERM (see `main`) or a dead kernel leave the status "interrupted", with the
+    reason and the cell that was running, and propagate."""
     import papermill as pm
     from nbclient.exceptions import DeadKernelError
 
+    since = time.time() - 1.0  # file times may be coarser than the clock
     t0 = time.perf_counter()
     peak = PeakMemory()
     try:
@@ -240,6 +260,7 @@ def execute_notebook(name: str, out: Path, params: dict, kernel: str, timeout_s:
     finally:
         entry["wall_s"] = round(time.perf_counter() - t0, 1)
         entry["peak_rss_mb"] = peak.mb
+        _record_phases(entry, out, since)
         (out.parent / f"{name}.memory.json").write_text(json.dumps(peak.trace) + "\n")
 
 
@@ -249,9 +270,10 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
     """Execute the notebooks in order into runs_dir/<run_id>/ (a new folder unless `resume`); returns the folder.
 
     Writes run.json (through `update_record`: whole, under a lock, merged with what another runner on the same
-    run id wrote) with the profile, the precision used, and each notebook's parameters, status, wall time and
-    peak resident memory (its kernel's, sampled by PeakMemory). Ctrl-C, SIGTERM or a dead kernel record the
-    notebook as "interrupted" and raise RunInterrupted, whose one line says how to continue.
+    run id wrote) with the profile, the precision used, and each notebook's parameters, status, wall time, peak
+    resident memory (its kernel's, sampled by PeakMemory) and seconds per phase, with their sum over the
+    notebooks. Ctrl-C, SIGTERM or a dead kernel record the notebook as "interrupted" and raise RunInterrupted,
+    whose one line says how to continue.
     """
     profiles, overrides = checked_plan(profile, notebooks, overrides)
     check_kernel(kernel)
@@ -280,8 +302,9 @@ def run(profile: str = "full", run_id: str | None = None, notebooks: tuple[str, 
                 raise
             message = interrupted_message(name, entry, run_dir.name, profile, notebooks[i:], overrides)
             raise RunInterrupted(message, 130 if isinstance(err, KeyboardInterrupt) else 1) from None
-        print(f"[{profile}] {name} done in {entry['wall_s']} s, peak memory {entry['peak_rss_mb'] / 1024:.2f} GB",
-              flush=True)
+        phases = phase_line(entry.get("phases_s", {}))
+        print(f"[{profile}] {name} done in {entry['wall_s']} s, peak memory {entry['peak_rss_mb'] / 1024:.2f} GB"
+              + (f"; {phases}" if phases else ""), flush=True)
     update_record(record_path, {**fields, "finished": dt.datetime.now().isoformat()})
     return run_dir
 
