@@ -10,18 +10,37 @@ from __future__ import annotations
 
 import torch
 
-from helpers.dpo_math import completion_token_logps
+from helpers.dpo_math import completion_token_ids
 from helpers.models import release_memory
+from helpers.packing import additive, collate, pack_two, unpack
 from helpers.progress import tqdm
 from helpers.training.monitor import policy_with_reference, ref_adapter
 from helpers.training.sft import severity_positions
 
 
-def _answer_logps(model, tokenizer, prompt: list[dict], answer: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token log-probabilities of the answer's tokens (split from the prompt the way TRL's DPOTrainer splits
-    them) and the mask of its severity digit."""
-    logps, target = completion_token_logps(model, tokenizer, prompt, answer)
-    return logps, severity_positions(target[None], tokenizer)[0]
+def _pair_logps(model, tokenizer, prompt: list[dict], chosen: list[dict], rejected: list[dict]) -> dict:
+    """{"chosen": (token log-probs, severity-digit mask), "rejected": (...)}: each answer's tokens (split from the
+    prompt the way TRL's DPOTrainer splits them) scored in one forward pass, the prompt computed once
+    (helpers.packing)."""
+    seqs, scored, targets = [], [], []
+    for answer in (chosen, rejected):
+        prompt_ids, answer_ids = completion_token_ids(tokenizer, prompt, answer)
+        seqs.append(prompt_ids + answer_ids)
+        scored.append([0] * len(prompt_ids) + [1] * len(answer_ids))
+        targets.append(torch.tensor(answer_ids))
+    packed = collate([pack_two(*seqs, *scored)], tokenizer.pad_token_id, max(map(len, seqs)))
+    dev = next(model.parameters()).device
+    mask = packed["attention_mask"]
+    if model.config._attn_implementation == "eager":
+        mask = additive(mask, next(model.parameters()).dtype)
+    logits = model(input_ids=packed["input_ids"].to(dev), attention_mask=mask.to(dev),
+                   position_ids=packed["position_ids"].to(dev)).logits.float()
+    labels = packed["labels"].to(dev)
+    token_logps = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0)[..., None])[..., 0]
+    per_side = unpack(token_logps, {k: v.to(dev) for k, v in packed.items() if k in ("index", "valid")})
+    valid = packed["valid"]
+    return {side: (per_side[i][valid[i].to(dev)], severity_positions(targets[i][None], tokenizer)[0].to(dev))
+            for i, side in enumerate(("chosen", "rejected"))}
 
 
 @torch.no_grad()
@@ -37,12 +56,13 @@ def margin_by_part(model, tokenizer, rows: list[dict], beta: float, ref_context=
     model.eval()
     out = []
     for row in tqdm(rows, desc="margin split", unit="pair"):
+        policy = _pair_logps(model, tokenizer, row["prompt"], row["chosen"], row["rejected"])
+        with ref_context(model):
+            ref = _pair_logps(model, tokenizer, row["prompt"], row["chosen"], row["rejected"])
         parts = {}
         for side in ("chosen", "rejected"):
-            policy, sev = _answer_logps(model, tokenizer, row["prompt"], row[side])
-            with ref_context(model):
-                ref, _ = _answer_logps(model, tokenizer, row["prompt"], row[side])
-            ratio = beta * (policy - ref)
+            (p, sev), (r, _) = policy[side], ref[side]
+            ratio = beta * (p - r)
             parts[side] = (float(ratio[sev].sum()), float(ratio[~sev].sum()))
         digit = parts["chosen"][0] - parts["rejected"][0]
         rest = parts["chosen"][1] - parts["rejected"][1]
