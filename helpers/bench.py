@@ -35,6 +35,7 @@ import torch
 
 from helpers.agreement import autocast_agreement
 from helpers.generation import generate, sample_n
+from helpers.kernelspec import find_allocator, kernel_env
 from helpers.models import load_model, load_tokenizer, precision_used
 from helpers.paths import REPO_ROOT, RUNS_DIR
 from helpers.precision import BF16_FLAGS, cpu_bf16_check, cpu_flags, matmul_gflops
@@ -216,16 +217,20 @@ def bf16_agreement(adapter: Path) -> dict:
 
 
 def peak_rss_mb(mode: str, adapter: Path) -> tuple[float, float]:
-    """(peak, runtime) resident memory in MB of 2 DPO steps in a fresh process ("adapter": the workbook's
-    settings, "before": the settings before prefix sharing, "separate": a second reference copy); runtime is the
-    RSS after importing torch, transformers, TRL and PEFT, before any model is loaded."""
+    """(peak, runtime) resident memory in MB of 2 DPO steps in a fresh process with the notebook kernels'
+    allocator ("adapter": the workbook's settings, "before": the settings before prefix sharing, "separate": a
+    second reference copy); runtime is the RSS after importing torch, transformers, TRL and PEFT, before any model
+    is loaded."""
     code = ("import os, resource; from pathlib import Path; import trl, peft, transformers, datasets; "
             "from helpers.bench import BEFORE_SHARING, dpo_throughput; "
             "runtime = int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024; "
             f"dpo_throughput(Path({str(adapter)!r}), steps=1, warmup=1, separate_ref={mode == 'separate'}"
             f"{', **BEFORE_SHARING' if mode == 'before' else ''}); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, runtime)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
+    # with the notebook kernels' allocator settings (helpers.kernelspec): the memory a notebook would hold
+    env = {**os.environ, **kernel_env(find_allocator())}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True,
+                         env=env)
     peak, runtime = out.stdout.strip().splitlines()[-1].split()
     return int(peak) / 1024, int(runtime) / 1024
 
