@@ -37,15 +37,15 @@ def sft_records(examples: list[dict]) -> list[dict]:
 
 
 def train_sft(examples: list[dict], output_dir: str | Path, model_name: str = DEFAULT_MODEL, epochs: float = 1.0,
-              learning_rate: float = 2e-4, batch_size: int = 4, grad_accum: int = 2, lora_r: int = 16, seed: int = 0,
+              learning_rate: float = 2e-4, batch_size: int = 2, grad_accum: int = 4, lora_r: int = 16, seed: int = 0,
               save_steps: int = 10, max_length: int = 384, report_to: str = "none",
               severity_weight: float = 1.0, lr_scheduler: str = "constant_with_warmup",
               gradient_checkpointing: bool = True) -> Path:
     """LoRA SFT with TRL's SFTTrainer on gold answers; returns the adapter folder (output_dir/adapter).
 
     `severity_weight` > 1 weights the loss on the severity digit of each answer (see severity_weighted_trainer).
-    Checkpoints every `save_steps` optimizer steps and resumes from the newest one when re-run. Micro-batches of 4
-    with gradient checkpointing: faster per token than 2, at about the memory DPO takes (`make bench` measures it).
+    Checkpoints every `save_steps` optimizer steps and resumes from the newest one when re-run. Small micro-batches
+    and gradient checkpointing keep the peak memory low, for some speed (`make bench` measures the other settings).
     """
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
