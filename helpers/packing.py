@@ -26,18 +26,20 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 
 
 def pack_two(first: list[int], second: list[int], first_scored: list[int], second_scored: list[int]) -> dict:
-    """One packed row for two sequences: {"ids", "positions", "labels", "split", "first_at", "second_at"}.
+    """One packed row for two sequences: {"ids", "positions", "labels", "shared", "split", "first_at", "second_at",
+    "first_valid", "second_valid"}.
 
     `first_scored[i]` says whether token i of `first` is scored (a completion token); likewise `second_scored`.
-    "labels"[p] is the token packed position p predicts, or -100 where nothing scored is predicted there; "split"
-    is where the second tail starts (it attends to positions before `shared` and from `split` on);
+    "labels"[p] is the token packed position p predicts, or -100 where nothing scored is predicted there; the first
+    `shared` positions are common, and "split" is where the second tail starts (it attends to the common positions
+    and to its own);
     "first_at"[i] / "second_at"[i] is the packed position whose output predicts token i + 1 of each sequence, and
     "first_valid"[i] / "second_valid"[i] whether that token is scored.
     """
     if not first or not second:
         raise ValueError("pack_two needs two non-empty sequences")
     # the common start, less its last token: that token's output predicts a different next token in each sequence
-    shared = max(0, min(common_prefix(first, second), len(first), len(second)) - 1)
+    shared = max(0, common_prefix(first, second) - 1)
     split = len(first)
     ids = first + second[shared:]
     positions = list(range(len(first))) + list(range(shared, len(second)))
