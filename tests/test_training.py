@@ -235,7 +235,8 @@ def test_compact_lm_head_scores_only_completions_with_the_same_loss_and_gradient
 
     monkeypatch.setenv("WORKBOOK_PRECISION", "fp32")
     base, sft = tiny_sft
-    trainer = training.make_dpo_trainer(_config(base, sft, tmp_path, precompute_ref=False),
+    # TRL's own (unshared) batches, whose scored rows the count below expects; the packed ones: test_prefix_sharing
+    trainer = training.make_dpo_trainer(_config(base, sft, tmp_path, precompute_ref=False, share_prefix=False),
                                         Dataset.from_list(_rows(2)), output_dir=tmp_path / "out")
     batch = next(iter(trainer.get_train_dataloader()))
     rows_scored = []
