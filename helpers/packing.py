@@ -104,6 +104,10 @@ def unpack(per_position: torch.Tensor | None, packed: dict) -> torch.Tensor | No
     return values & valid if values.dtype == torch.bool else values * valid.to(values.dtype)
 
 
-def additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """A boolean attention mask as the additive float mask eager attention expects (0 or the dtype's minimum)."""
+def mask_for(model, mask: torch.Tensor) -> torch.Tensor:
+    """The boolean packed mask in the form `model`'s attention takes: as is for SDPA, additive (0 or the weights'
+    dtype's minimum) for eager attention."""
+    if model.config._attn_implementation != "eager":
+        return mask
+    dtype = next(model.parameters()).dtype
     return torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask, torch.finfo(dtype).min)

@@ -12,7 +12,7 @@ import torch
 
 from helpers.dpo_math import completion_token_ids
 from helpers.models import release_memory
-from helpers.packing import additive, collate, pack_two, unpack
+from helpers.packing import collate, mask_for, pack_two, unpack
 from helpers.progress import tqdm
 from helpers.training.monitor import policy_with_reference, ref_adapter
 from helpers.training.sft import severity_positions
@@ -30,10 +30,8 @@ def _pair_logps(model, tokenizer, prompt: list[dict], chosen: list[dict], reject
         targets.append(torch.tensor(answer_ids))
     packed = collate([pack_two(*seqs, *scored)], tokenizer.pad_token_id, max(map(len, seqs)))
     dev = next(model.parameters()).device
-    mask = packed["attention_mask"]
-    if model.config._attn_implementation == "eager":
-        mask = additive(mask, next(model.parameters()).dtype)
-    logits = model(input_ids=packed["input_ids"].to(dev), attention_mask=mask.to(dev),
+    mask = mask_for(model, packed["attention_mask"]).to(dev)
+    logits = model(input_ids=packed["input_ids"].to(dev), attention_mask=mask,
                    position_ids=packed["position_ids"].to(dev)).logits.float()
     labels = packed["labels"].to(dev)
     token_logps = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0)[..., None])[..., 0]

@@ -11,7 +11,7 @@ import types
 from dataclasses import fields
 from functools import lru_cache
 
-from helpers.packing import additive, collate, pack_two, unpack
+from helpers.packing import collate, mask_for, pack_two, unpack
 
 KEY = "prefix_sharing"  # the batch entry holding the packed pairs; TRL passes it on to the model as a keyword
 OUTPUTS = ("log_probs", "entropy", "log_sum_sq_probs", "mean_logits", "is_top1")
@@ -73,9 +73,7 @@ def share_prefix_forward(model) -> None:
         if not kwargs.get("fused_lm_head"):
             raise ValueError("prefix sharing scores with TRL's fused LM head: call with fused_lm_head=True")
         packed = prefix_sharing
-        mask = packed["attention_mask"]
-        if self.config._attn_implementation == "eager":
-            mask = additive(mask, next(self.parameters()).dtype)
+        mask = mask_for(self, packed["attention_mask"])
         out = inner(input_ids=packed["input_ids"], attention_mask=mask, position_ids=packed["position_ids"],
                     shift_labels=packed["labels"], fused_lm_head=True, use_cache=False)
         per_token = {name: unpack(getattr(out, name), packed) for name in OUTPUTS}
