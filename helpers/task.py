@@ -18,7 +18,7 @@ from helpers import jsonl
 from helpers.jsonl import DataError, iter_jsonl  # noqa: F401 (re-exported: helpers.task.iter_jsonl)
 from helpers.paths import DATA_DIR
 
-SPLITS = ("sft", "prefs", "eval", "unseen")
+SPLITS = ("sft", "prefs", "eval", "unseen", "dev_unseen")
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
 OUTPUT_KEYS = ("severity", "component", "summary")
 
@@ -305,7 +305,8 @@ def read_jsonl(path: Path, validate=validate_example, hint: str = DATAGEN_HINT) 
 
 def load_split(name: str, data_dir: Path | str | None = None) -> list[dict]:
     """The gold examples of one split: "sft" (SFT targets), "prefs" (prompts for preference pairs), "eval" (held-out,
-    same scenario templates as training) or "unseen" (held-out incident types and phrasings; data/README.md)."""
+    same scenario templates as training), "unseen" (held-out incident types and phrasings, the test split) or
+    "dev_unseen" (a second such group, disjoint from unseen, for choosing recipes and settings; data/README.md)."""
     if name not in SPLITS:
         raise ValueError(f"unknown split {name!r}; choose one of {', '.join(SPLITS)}")
     return read_jsonl(Path(data_dir or DATA_DIR) / f"{name}.jsonl")

@@ -1,3 +1,4 @@
+import hashlib
 import re
 from collections import Counter
 
@@ -15,6 +16,24 @@ def test_generator_reproduces_the_shipped_files_byte_for_byte(tmp_path):
     datagen.write(tmp_path)
     for name in task.SPLITS:
         assert (tmp_path / f"{name}.jsonl").read_bytes() == (task.DATA_DIR / f"{name}.jsonl").read_bytes(), name
+
+
+# The four files as they were before dev_unseen was added: dev_unseen is generated after them from the same
+# generator, and draws nothing they draw from, so adding it (or changing it) must leave them byte-identical.
+PINNED_SHA256 = {
+    "sft": "ba210fb00f0031038060cb794f06dc1aee4fd3309577e34e6f0274787ec0c7d3",
+    "prefs": "38931c5e538e7b75c0d66b89b79afcbf2918cafee646b883128077a1ccc10559",
+    "eval": "d963db941a246315033b292ba03576085258c53772909afb4b7be84c5501eda9",
+    "unseen": "ee08310b1aa6b58747d69ba5480b549c01d512f039e63e562b19455ddcf3b840",
+}
+
+
+def test_the_files_before_dev_unseen_are_unchanged(tmp_path):
+    datagen.write(tmp_path)
+    for name, digest in PINNED_SHA256.items():
+        for folder in (task.DATA_DIR, tmp_path):
+            assert hashlib.sha256((folder / f"{name}.jsonl").read_bytes()).hexdigest() == digest, (folder, name)
+    assert task.SPLITS[-1] == "dev_unseen" and set(task.SPLITS) == {*PINNED_SHA256, "dev_unseen"}
 
 
 def test_a_different_seed_gives_different_data(tmp_path):

@@ -4,10 +4,11 @@ Reports are built from scenario templates with gold labels attached, so the labe
 the files reproduce byte for byte from the seed. Every summary template uses only slot values that its report
 contains, so a gold summary is faithful to its report. One job per module:
 
-- `vocab`: service names, regions, numbers and cue phrasings (shared, and held out for the unseen split)
-- `surfaces`: the surface forms (pager alert, ticket, chat, e-mail, status-page draft, postmortem) and openers
+- `vocab`: service names, regions, numbers and cue phrasings (shared, and held out for unseen and for dev)
+- `surfaces`: the surface forms (pager alert, ticket, chat, e-mail, status-page draft, postmortem, shift
+  handover) and their openers
 - `sev1` .. `sev4`: the report and summary templates of each severity's scenarios
-- `scenarios`: the scenario table and what is held out for the unseen split
+- `scenarios`: the scenario table and the split group (shared, unseen, dev) of every scenario and template
 - `splits`: which split may use what, and the generation itself
 """
 
@@ -19,12 +20,12 @@ from collections import Counter
 from pathlib import Path
 
 from helpers import checks
-from helpers.datagen.scenarios import BY_NAME, HELD_OUT_SCENARIOS, SCENARIOS, TEMPLATES, scenario_table
-from helpers.datagen.splits import SEED, SPLIT_SIZES, UNSEEN_SPLIT, generate, make_example
+from helpers.datagen.scenarios import BY_NAME, GROUPS, HELD_OUT_SCENARIOS, SCENARIOS, SHARED, TEMPLATES, scenario_table
+from helpers.datagen.splits import SEED, SPLIT_GROUP, SPLIT_SIZES, generate, make_example
 from helpers.task import DATA_DIR, SEVERITIES, validate_example
 
-__all__ = ["BY_NAME", "HELD_OUT_SCENARIOS", "SCENARIOS", "SEED", "SPLIT_SIZES", "TEMPLATES", "UNSEEN_SPLIT",
-           "describe", "generate", "main", "make_example", "scenario_table", "write"]
+__all__ = ["BY_NAME", "GROUPS", "HELD_OUT_SCENARIOS", "SCENARIOS", "SEED", "SHARED", "SPLIT_GROUP", "SPLIT_SIZES",
+           "TEMPLATES", "describe", "generate", "main", "make_example", "scenario_table", "write"]
 
 
 def write(out_dir: Path = DATA_DIR, seed: int = SEED) -> dict[str, Path]:
@@ -49,7 +50,7 @@ def describe(splits: dict[str, list[dict]]) -> str:
     for name, rows in splits.items():
         counts = Counter(r["severity"] for r in rows)
         hard = sum(r["hard_case"] for r in rows)
-        held = sum(r["scenario"] in HELD_OUT_SCENARIOS for r in rows)
+        held = sum(BY_NAME[r["scenario"]].group != SHARED for r in rows)
         lines.append(f"{name}: {len(rows)} reports, " + ", ".join(f"{s} {counts[s]}" for s in SEVERITIES)
                      + f", hard cases {hard}, scenarios {len({r['scenario'] for r in rows})}"
                      + f" ({held} reports from held-out ones), templates {len({r['template'] for r in rows})}")

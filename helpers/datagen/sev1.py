@@ -36,6 +36,11 @@ SCENARIOS = [
              "nobody could use the product for {dur} minutes.",
              "{svc} served {err} on every call worldwide for {dur} minutes from {time}."),
         ],
+        "handover": [
+            ("{open} {svc} fell over at {time} and has answered every request with {err} since; I never got it back, "
+             "so it is yours now.",
+             "{svc} has answered every request with {err} since {time}."),
+        ],
     }),
     ("login_outage", "auth_svc", False, {
         "pager": [
@@ -45,6 +50,9 @@ SCENARIOS = [
         "ticket": [
             ("{open} Nobody can log in: {auth_svc} returns {err} on every attempt since {time}.",
              "{auth_svc} has returned {err} on every login attempt since {time}."),
+            ("{open} every attempt to sign in through {auth_svc} has bounced with {err} since {time}; sign-in fails "
+             "{everyone}.",
+             "Every sign-in attempt through {auth_svc} has failed with {err} since {time}.", "dev"),
         ],
         "chat": [
             ("{open} login is broken {everyone}, {auth_svc} times out on every token request. "
@@ -60,6 +68,11 @@ SCENARIOS = [
              "locking all customers out for {dur} minutes.",
              "{auth_svc} refused every credential after the {time} key rotation, locking customers out for "
              "{dur} minutes."),
+        ],
+        "handover": [
+            ("{open} sign-in is still broken as I hand this over: {auth_svc} has turned away every login with {err} "
+             "since {time}, so no customer can get in.",
+             "{auth_svc} has turned away every login with {err} since {time}."),
         ],
     }),
     ("data_loss", "data_svc", False, {
@@ -86,6 +99,11 @@ SCENARIOS = [
              "the backups taken that morning were empty too.",
              "{cause} truncated {n} customer {what} in {data_svc}, and the backups were empty."),
         ],
+        "handover": [
+            ("{open} before you start: {cause} removed {n} customer {what} from {data_svc} during my shift, and the "
+             "restore from backup did not bring them back.",
+             "{cause} removed {n} customer {what} from {data_svc}, and the restore did not bring them back."),
+        ],
     }),
     ("data_loss_mild_words", "data_svc", True, {
         "chat": [
@@ -109,6 +127,11 @@ SCENARIOS = [
             ("{open} it was first logged as a curiosity: {n} customer {what} in {data_svc} had quietly lost their "
              "line items after {cause}.",
              "{n} customer {what} in {data_svc} lost their line items after {cause}."),
+        ],
+        "handover": [
+            ("{open} one leftover item, nothing urgent I think: {data_svc} has {n} customer {what} whose amounts were "
+             "zeroed by {cause}, and we hold no copy of the old values.",
+             "{data_svc} has {n} customer {what} whose amounts were zeroed by {cause}."),
         ],
     }),
     ("data_exposure", "svc", False, {
@@ -136,6 +159,11 @@ SCENARIOS = [
              "loaded the page next.",
              "For {dur} minutes {svc} returned {exposed} to other visitors because of a shared cache key."),
         ],
+        "handover": [
+            ("{open} security is on it, but keep watching: since {time} {svc} has been putting {exposed} in front of "
+             "the wrong signed-in customers.",
+             "Since {time} {svc} has been showing {exposed} to the wrong signed-in customers."),
+        ],
     }),
     ("exposure_mild_words", "svc", True, {
         "chat": [
@@ -156,6 +184,11 @@ SCENARIOS = [
              "strangers for {dur} minutes.",
              "{svc} showed {exposed} to other customers for {dur} minutes."),
         ],
+        "handover": [
+            ("{open} low on the list, a small display quirk: a customer wrote in that {svc} had put {exposed} on "
+             "their own account page.",
+             "A customer wrote in that {svc} had put {exposed} on their account page."),
+        ],
     }),
     ("payments_failing", "pay_svc", False, {
         "pager": [
@@ -165,6 +198,9 @@ SCENARIOS = [
         "chat": [
             ("{open} checkout is broken: {pay_svc} declines {pay_pct}% of payments since {time}, customers can't pay.",
              "{pay_svc} has declined {pay_pct}% of payments since {time}."),
+            ("{open} card payments through {pay_svc} are bouncing, {pay_pct}% declined in the last {dur} min, "
+             "basically nobody can buy anything",
+             "{pay_svc} has declined {pay_pct}% of card payments in the last {dur} minutes.", "dev"),
         ],
         "ticket": [
             ("{open} Merchants report that {pay_pct}% of orders cannot be paid; {pay_svc} returns {err} "
@@ -180,6 +216,11 @@ SCENARIOS = [
             ("{open} an expired processor credential made {pay_svc} refuse {pay_pct}% of transactions for "
              "{dur} minutes before anyone rotated it.",
              "{pay_svc} refused {pay_pct}% of transactions for {dur} minutes because of an expired credential."),
+        ],
+        "handover": [
+            ("{open} checkout was still on fire at shift change: {pay_svc} fails {pay_pct}% of card payments and has "
+             "done so for {dur} minutes.",
+             "{pay_svc} has failed {pay_pct}% of card payments for {dur} minutes."),
         ],
     }),
     ("outage_calm_words", "svc", True, {
@@ -200,6 +241,11 @@ SCENARIOS = [
             ("{open} the page went out as an informational notice even though {svc} was refusing every customer "
              "request for {dur} minutes.",
              "{svc} refused every customer request for {dur} minutes."),
+        ],
+        "handover": [
+            ("{open} probably calm by now, just noting it: {svc} was giving {err} to every visitor when I logged off "
+             "at {time}.",
+             "{svc} was giving {err} to every visitor at {time}."),
         ],
     }),
     # ---- held out: only in the unseen split
@@ -244,6 +290,51 @@ SCENARIOS = [
             ("{open} the count looked trivial, {few} {what}, but {data_svc} had lost them for good when {cause} "
              "ran twice.",
              "{data_svc} permanently lost {few} {what} when {cause} ran twice."),
+        ],
+    }),
+    # ---- held out: only in the dev_unseen split
+    ("public_backup", "data_svc", False, {
+        "ticket": [
+            ("{open} A backup of {data_svc} with {n} customer {what} was sitting in a publicly readable storage "
+             "bucket for {hours} hours before we locked it.",
+             "A backup of {data_svc} with {n} customer {what} was publicly readable for {hours} hours."),
+        ],
+        "pager": [
+            ("{open} [SECURITY] public-read ACL detected on the {data_svc} export bucket holding {n} customer {what}; "
+             "outside downloads were seen.",
+             "The {data_svc} export bucket holding {n} customer {what} was public and outside downloads were seen."),
+        ],
+        "email": [
+            ("{open} an engineer posted a link to a dump of {n} customer {what} from {data_svc} on a public forum at "
+             "{time}; it has been pulled, but it was copied.",
+             "A dump of {n} customer {what} from {data_svc} was posted on a public forum at {time} and was copied."),
+        ],
+        "handover": [
+            ("{open} the biggest thing from tonight: a snapshot of {data_svc} holding {n} customer {what} was "
+             "world-readable for {hours} hours; legal and security are waiting for your update.",
+             "A snapshot of {data_svc} holding {n} customer {what} was world-readable for {hours} hours."),
+        ],
+    }),
+    ("few_complaints_outage", "pay_svc", True, {
+        "chat": [
+            ("{open} only {few} complaints so far so maybe not big, but {pay_svc} has rejected every single card "
+             "payment since {time}",
+             "{pay_svc} has rejected every card payment since {time}."),
+        ],
+        "ticket": [
+            ("{open} Just {few} customers wrote in, all saying checkout fails; logs show {pay_svc} returning {err} on "
+             "100% of payment attempts for {dur} minutes.",
+             "{pay_svc} has returned {err} on 100% of payment attempts for {dur} minutes."),
+        ],
+        "email": [
+            ("{open} {mild} support has {few} tickets about it: nobody has managed to pay through {pay_svc} since "
+             "{time}.",
+             "Nobody has managed to pay through {pay_svc} since {time}."),
+        ],
+        "handover": [
+            ("{open} quiet night apart from {few} support emails, which turned out to be {pay_svc} failing every "
+             "payment with {err} from {time} onwards; still not fixed.",
+             "{pay_svc} has failed every payment with {err} since {time}."),
         ],
     }),
 ]

@@ -28,6 +28,11 @@ SCENARIOS = [
              "location kept serving.",
              "A networking fault cut {region} off from {svc} for {dur} minutes."),
         ],
+        "handover": [
+            ("{open} {region} is still the problem child: {svc} there has answered {err} since {time} and we have no "
+             "failover for it; {others_ok}.",
+             "{svc} in {region} has answered {err} since {time}."),
+        ],
     }),
     ("major_degradation", "svc", False, {
         "pager": [
@@ -51,6 +56,11 @@ SCENARIOS = [
              "traffic on the floor.",
              "For {dur} minutes {svc} dropped {big_pct}% of traffic because its connection pool was undersized."),
         ],
+        "handover": [
+            ("{open} left unresolved at shift change: {big_pct}% of calls to {svc} time out after {lat}s, "
+             "{no_workaround}.",
+             "{big_pct}% of calls to {svc} time out after {lat}s."),
+        ],
     }),
     ("major_degradation_mild_words", "svc", True, {
         "chat": [
@@ -69,6 +79,11 @@ SCENARIOS = [
              "for {dur} minutes.",
              "The issue kept {big_pct}% of customers out of {svc} for {dur} minutes."),
         ],
+        "handover": [
+            ("{open} {mild} {svc} felt a little slow all evening, which in numbers is {big_pct}% of checkouts failing "
+             "after {lat}s of waiting.",
+             "{big_pct}% of checkouts on {svc} fail after {lat}s."),
+        ],
     }),
     ("key_feature_down", "svc", False, {
         "email": [
@@ -82,6 +97,9 @@ SCENARIOS = [
         "pager": [
             ("{open} {svc}: {key_feature} endpoint returning {err} for {dur} minutes, other endpoints healthy.",
              "The {key_feature} endpoint of {svc} has returned {err} for {dur} minutes."),
+            ("{open} {svc}: synthetic journey for {key_feature} red in every region since {time}; all other journeys "
+             "pass.",
+             "The synthetic journey for {key_feature} on {svc} has failed in every region since {time}.", "dev"),
         ],
         "status": [
             ("{open} {key_feature} is currently unavailable. Browsing still works; {svc} engineers are on it.",
@@ -91,6 +109,11 @@ SCENARIOS = [
             ("{open} a feature flag flipped at {time} disabled {key_feature} in {svc} for all accounts, while "
              "the remaining flows stayed up.",
              "A feature flag flipped at {time} disabled {key_feature} in {svc} for all accounts."),
+        ],
+        "handover": [
+            ("{open} {key_feature} on {svc} has been broken since {time} for every account while the rest of the site "
+             "is up; {no_workaround}.",
+             "{key_feature} on {svc} has been broken for every account since {time}."),
         ],
     }),
     ("codes_undelivered", "svc", False, {
@@ -102,6 +125,8 @@ SCENARIOS = [
             ("{open} Users waiting for password-reset codes from {svc} never get them ({big_pct}% of attempts); "
              "{no_workaround}.",
              "{big_pct}% of password-reset codes from {svc} are never delivered."),
+            ("{open} {big_pct}% of the {channel} codes {svc} sends for two-step sign-in never arrive, {no_workaround}.",
+             "{big_pct}% of the {channel} codes {svc} sends for two-step sign-in never arrive.", "dev"),
         ],
         "chat": [
             ("{open} {svc} is dropping {big_pct}% of the {channel} one-time codes, so those people can't "
@@ -112,6 +137,11 @@ SCENARIOS = [
             ("{open} the upstream SMS vendor throttled us and {svc} lost {big_pct}% of outgoing login codes "
              "for {dur} minutes.",
              "{svc} lost {big_pct}% of outgoing login codes for {dur} minutes."),
+        ],
+        "handover": [
+            ("{open} carried over from my shift: {svc} is still losing {big_pct}% of its {channel} sign-in codes, so "
+             "a big chunk of people cannot log in.",
+             "{svc} is losing {big_pct}% of its {channel} sign-in codes."),
         ],
     }),
     ("capacity_shedding", "svc", False, {
@@ -133,6 +163,11 @@ SCENARIOS = [
              "raised {dur} minutes later.",
              "{svc} refused {big_pct}% of calls for {dur} minutes after autoscaling hit its ceiling."),
         ],
+        "handover": [
+            ("{open} {svc} in {region} is still shedding {big_pct}% of requests with {err} after the node loss at "
+             "{time}; more capacity is on order.",
+             "{svc} in {region} is shedding {big_pct}% of requests with {err} after the node loss at {time}."),
+        ],
     }),
     ("region_outage_calm", "svc", True, {
         "chat": [
@@ -151,6 +186,10 @@ SCENARIOS = [
             ("{open} nobody escalated because the channel called it 'a regional wobble', but {svc} served no one in "
              "{region} for {dur} minutes.",
              "{svc} served no one in {region} for {dur} minutes."),
+        ],
+        "handover": [
+            ("{open} {mild} {svc} stopped serving {region} at {time} and had not come back when I left.",
+             "{svc} stopped serving {region} at {time}."),
         ],
     }),
     ("outage_words_partial", "svc", True, {
@@ -171,6 +210,11 @@ SCENARIOS = [
             ("{open} the war room was opened as if the site were gone, though {svc} still served "
              "{big_pct}% fewer successful requests than normal, not zero.",
              "{svc} served {big_pct}% fewer successful requests than normal."),
+        ],
+        "handover": [
+            ("{open} {alarm} {svc} IS DOWN DOWN DOWN, well, {big_pct}% of requests get {err} and the others are "
+             "served fine.",
+             "{big_pct}% of requests to {svc} get {err}."),
         ],
     }),
     # ---- held out: only in the unseen split
@@ -213,6 +257,54 @@ SCENARIOS = [
             ("{open} the announcement said the whole platform had collapsed; in fact {svc} was unreachable only "
              "from {region} for {dur} minutes.",
              "{svc} was unreachable from {region} for {dur} minutes."),
+        ],
+    }),
+    # ---- held out: only in the dev_unseen split
+    ("carrier_unreachable", "svc", False, {
+        "ticket": [
+            ("{open} Customers on one of the largest mobile carriers, about {big_pct}% of our mobile users, cannot "
+             "reach {svc} since {time}; {no_workaround}.",
+             "Customers on one large mobile carrier, about {big_pct}% of mobile users, cannot reach {svc} since "
+             "{time}."),
+        ],
+        "pager": [
+            ("{open} {svc}: connections from a major carrier's network failing since {time}, {big_pct}% of mobile "
+             "sessions dropped.",
+             "{svc} has dropped {big_pct}% of mobile sessions from a major carrier's network since {time}."),
+        ],
+        "status": [
+            ("{open} Customers using some mobile networks cannot connect to {svc}. Customers on Wi-Fi or other "
+             "networks are not affected.",
+             "Customers on some mobile networks cannot connect to {svc}."),
+        ],
+        "handover": [
+            ("{open} still open: a routing change at a big mobile carrier cut {big_pct}% of our mobile users off from "
+             "{svc} at {time}, and the carrier has not answered yet.",
+             "A routing change at a mobile carrier cut {big_pct}% of mobile users off from {svc} at {time}."),
+        ],
+    }),
+    ("one_shard_down", "data_svc", True, {
+        "chat": [
+            ("{open} only one shard of {data_svc} is offline, but it is the one holding {big_pct}% of customer "
+             "{what}, and those customers get {err}",
+             "One shard of {data_svc} holding {big_pct}% of customer {what} is offline, and those customers get "
+             "{err}."),
+        ],
+        "pager": [
+            ("{open} {data_svc} shard 3 of 4 unreachable since {time}: just a single node, {big_pct}% of account "
+             "lookups failing.",
+             "Shard 3 of {data_svc} has been unreachable since {time}, with {big_pct}% of account lookups failing."),
+        ],
+        "email": [
+            ("{open} {mild} one small partition of {data_svc} went read-only at {time}; the {big_pct}% of customers "
+             "whose {what} live there cannot save anything.",
+             "One partition of {data_svc} went read-only at {time}, so {big_pct}% of customers cannot save their "
+             "{what}."),
+        ],
+        "handover": [
+            ("{open} minor-looking thing I could not close: one replica set of {data_svc} is down, and for the "
+             "{big_pct}% of customers mapped to it every request returns {err}.",
+             "One replica set of {data_svc} is down, and {big_pct}% of customers get {err} on every request."),
         ],
     }),
 ]

@@ -22,6 +22,11 @@ SCENARIOS = [
              "minutes; the clients' own retry logic hid most of it.",
              "{svc} answered {small_pct}% of calls with {err} for {dur} minutes because of one bad pod."),
         ],
+        "handover": [
+            ("{open} {svc} kept a low error rate of {small_pct}% all shift, mostly {err}; {workaround}, so I left it "
+             "running.",
+             "{svc} had a {small_pct}% error rate, mostly {err}."),
+        ],
     }),
     ("small_share_alarming_words", "svc", True, {
         "chat": [
@@ -41,6 +46,10 @@ SCENARIOS = [
             ("{open} the incident channel filled with capital letters, yet {svc} had only a {small_pct}% blip that "
              "customers retried past.",
              "{svc} had a {small_pct}% error blip that customers retried past."),
+        ],
+        "handover": [
+            ("{open} {alarm} {svc} errors all night!! {small_pct}% of requests, {workaround}, nobody complained.",
+             "{small_pct}% of requests to {svc} failed during the night."),
         ],
     }),
     ("minor_feature", "svc", False, {
@@ -69,6 +78,11 @@ SCENARIOS = [
              "customers touch.",
              "A missing null check broke {minor_feature} in {svc} from {time}."),
         ],
+        "handover": [
+            ("{open} nothing major: {minor_feature} on {svc} stopped working at {time}, and the main flows are all "
+             "fine.",
+             "{minor_feature} on {svc} stopped working at {time}."),
+        ],
     }),
     ("internal_outage", "int_svc", True, {
         "pager": [
@@ -90,6 +104,11 @@ SCENARIOS = [
              "a thing.",
              "Staff lost {int_svc} for {dur} minutes when its single node filled up."),
         ],
+        "handover": [
+            ("{open} {int_svc} {down} since {time} and staff cannot use it; {no_impact}, so it waits for the tooling "
+             "team in the morning.",
+             "{int_svc} has been unusable for staff since {time}."),
+        ],
     }),
     ("feature_with_workaround", "svc", False, {
         "ticket": [
@@ -110,6 +129,11 @@ SCENARIOS = [
              "flow covered everyone who tried it.",
              "The old endpoint for {key_feature} in {svc} stayed broken for {hours} hours."),
         ],
+        "handover": [
+            ("{open} {key_feature} is broken in {svc} on the {platform}; other clients work and support is sending "
+             "people there.",
+             "{key_feature} is broken in {svc} on the {platform}."),
+        ],
     }),
     ("delayed_non_critical", "svc", False, {
         "pager": [
@@ -119,6 +143,9 @@ SCENARIOS = [
         "ticket": [
             ("{open} Weekly digest mails from {svc} arrive {hours} hours late. Transactional mail is on time.",
              "Weekly digest mails from {svc} arrive {hours} hours late."),
+            ("{open} product recommendations from {svc} have not refreshed since {time}; the pages load and checkout "
+             "is untouched.",
+             "Product recommendations from {svc} have not refreshed since {time}.", "dev"),
         ],
         "chat": [
             ("{open} {svc} recommendations are a day stale since {time}, pages still load fine",
@@ -128,6 +155,11 @@ SCENARIOS = [
             ("{open} promotional {channel} sends from {svc} backed up for {hours} hours behind a stuck "
              "consumer; receipts and alerts kept flowing.",
              "Promotional {channel} sends from {svc} backed up for {hours} hours."),
+        ],
+        "handover": [
+            ("{open} the marketing {channel} queue in {svc} is still {hours} hours behind; order mails and receipts "
+             "go out on time.",
+             "The marketing {channel} queue in {svc} is {hours} hours behind."),
         ],
     }),
     ("internal_tooling_degraded", "int_svc", False, {
@@ -148,6 +180,10 @@ SCENARIOS = [
              "line.",
              "{int_svc} was browned out for {hours} hours and engineers fell back to the command line."),
         ],
+        "handover": [
+            ("{open} {int_svc} has been sluggish for staff all evening, {lat}s per page; customers never touch it.",
+             "{int_svc} has been slow for staff, with {lat}s per page."),
+        ],
     }),
     ("slow_for_few", "svc", False, {
         "pager": [
@@ -161,11 +197,19 @@ SCENARIOS = [
         "chat": [
             ("{open} {svc} is sluggish for maybe {small_pct}% of sessions, nothing is failing",
              "{svc} is slow for about {small_pct}% of sessions without failures."),
+            ("{open} a few people in {region} find {svc} slow, maybe {small_pct}% of sessions, pages still finish "
+             "loading",
+             "{svc} is slow for about {small_pct}% of sessions in {region}.", "dev"),
         ],
         "postmortem": [
             ("{open} a cold cache after the {time} restart made {svc} slower for the first {dur} minutes; "
              "every request still completed.",
              "{svc} was slower for {dur} minutes after the {time} restart, and every request completed."),
+        ],
+        "handover": [
+            ("{open} {svc} was slow for about {small_pct}% of visitors through the night, p99 around {lat}s, and "
+             "every request still succeeded.",
+             "{svc} was slow for about {small_pct}% of visitors, with p99 around {lat}s."),
         ],
     }),
     # ---- held out: only in the unseen split
@@ -208,6 +252,51 @@ SCENARIOS = [
             ("{open} the headline figure of {fails} errors on {svc} drew attention, but spread over {millions} "
              "million calls it touched almost nobody.",
              "{svc} had {fails} errors over {millions} million calls."),
+        ],
+    }),
+    # ---- held out: only in the dev_unseen split
+    ("old_client_version", "svc", False, {
+        "ticket": [
+            ("{open} Users still on an old version of our mobile app get {err} from {svc} since {time}, about "
+             "{small_pct}% of sessions; updating the app fixes it.",
+             "Users on an old version of the mobile app get {err} from {svc}, about {small_pct}% of sessions."),
+        ],
+        "chat": [
+            ("{open} {svc} dropped support for the legacy app build, so the {small_pct}% of users who never updated "
+             "see {err} until they do",
+             "{small_pct}% of users on the legacy app build see {err} from {svc}."),
+        ],
+        "email": [
+            ("{open} since {time} {svc} rejects requests from app versions older than a year, {small_pct}% of "
+             "traffic; the store update resolves it for them.",
+             "{svc} has rejected requests from app versions older than a year, {small_pct}% of traffic, since {time}."),
+        ],
+        "handover": [
+            ("{open} left for you: outdated app clients ({small_pct}% of sessions) still get {err} from {svc}; an "
+             "in-app update prompt is the fix and it works.",
+             "Outdated app clients, {small_pct}% of sessions, get {err} from {svc}."),
+        ],
+    }),
+    ("loud_escalation_minor", "svc", True, {
+        "email": [
+            ("{open} {alarm} our biggest account manager says this is unacceptable: {minor_feature} on {svc} stopped "
+             "working at {time}. Everything else works.",
+             "{minor_feature} on {svc} stopped working at {time}."),
+        ],
+        "chat": [
+            ("{open} {person} from the exec team is FURIOUS and wants a war room, because {svc} answers {err} on "
+             "{minor_feature}; core flows are fine",
+             "{svc} answers {err} on {minor_feature}."),
+        ],
+        "ticket": [
+            ("{open} ESCALATED BY VP: {minor_feature} broken in {svc} for some users, customer threatens to leave. "
+             "Checkout, login and search unaffected.",
+             "{minor_feature} is broken in {svc} for some users."),
+        ],
+        "handover": [
+            ("{open} warning, lots of noise on this one: leadership escalated {minor_feature} in {svc}, broken since "
+             "{time}, but nothing else is affected.",
+             "Leadership escalated {minor_feature} in {svc}, broken since {time}."),
         ],
     }),
 ]

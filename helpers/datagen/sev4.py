@@ -22,6 +22,10 @@ SCENARIOS = [
              "working.",
              "A stylesheet merge left {cosmetic} of {svc} for {hours} hours."),
         ],
+        "handover": [
+            ("{open} only cosmetic from my side: {cosmetic} of {svc}, ticketed for the design team.",
+             "{svc} has {cosmetic}."),
+        ],
     }),
     ("non_production", "svc", True, {
         "pager": [
@@ -44,6 +48,10 @@ SCENARIOS = [
             ("{open} the only casualty of the {time} change was {svc} in {env}, which stayed broken for {hours} "
              "hours with no real traffic on it.",
              "{svc} in {env} stayed broken for {hours} hours after the {time} change."),
+        ],
+        "handover": [
+            ("{open} {env} lost {svc} at {time} and I did not get it back up; production never noticed.",
+             "{svc} in {env} went down at {time}."),
         ],
     }),
     ("recovered_job", "batch_svc", True, {
@@ -73,6 +81,11 @@ SCENARIOS = [
              "{batch_svc} lost its worker at {time} and was resubmitted {retry_min} minutes later with identical "
              "output."),
         ],
+        "handover": [
+            ("{open} {batch_svc} failed once at {time}; the automatic rerun {retry_min} minutes later went through "
+             "cleanly and the data checks pass.",
+             "{batch_svc} failed at {time} and the automatic rerun {retry_min} minutes later went through."),
+        ],
     }),
     ("noisy_alert", "svc", False, {
         "pager": [
@@ -85,11 +98,18 @@ SCENARIOS = [
         "chat": [
             ("{open} that {svc} memory alert keeps pinging ({flaps} times today), graphs look totally normal",
              "The {svc} memory alert fired {flaps} times today while graphs look normal."),
+            ("{open} {svc} CPU alert has gone off {flaps} times since lunch, the hosts are idle and requests are fine",
+             "The {svc} CPU alert went off {flaps} times while requests are fine.", "dev"),
         ],
         "postmortem": [
             ("{open} the page for {svc} was caused by a threshold set too tight: {flaps} firings, all on "
              "healthy hosts.",
              "The {svc} alert fired {flaps} times on healthy hosts because its threshold was too tight."),
+        ],
+        "handover": [
+            ("{open} the disk alert on one {svc} host went off {flaps} times during my shift at {disk}%; the service "
+             "was healthy each time, and I filed a ticket to raise the threshold.",
+             "The disk alert on one {svc} host went off {flaps} times at {disk}% while the service was healthy."),
         ],
     }),
     ("many_retries_no_impact", "svc", True, {
@@ -111,6 +131,11 @@ SCENARIOS = [
             ("{open} a chatty health checker generated {retries} reconnects against {svc}, visible in the logs "
              "only; users saw normal latency.",
              "A health checker generated {retries} reconnects against {svc} while users saw normal latency."),
+        ],
+        "handover": [
+            ("{open} {alarm} saw {retries} retries on {svc} during the night, but each one went through and the error "
+             "graph stayed at zero.",
+             "{svc} had {retries} retries during the night and each one went through."),
         ],
     }),
     ("pod_restart_no_impact", "svc", True, {
@@ -134,6 +159,11 @@ SCENARIOS = [
              "with zero dropped requests.",
              "A {svc} host rebooted at {time} with zero dropped requests."),
         ],
+        "handover": [
+            ("{open} {svc} containers restarted {restarts} times after {time}, the other replicas took the traffic; "
+             "{no_impact}.",
+             "{svc} containers restarted {restarts} times after {time} while other replicas took the traffic."),
+        ],
     }),
     ("log_noise", "svc", False, {
         "pager": [
@@ -154,6 +184,11 @@ SCENARIOS = [
              "changed nothing for users.",
              "A verbose logging flag in {svc} tripled storage costs for {hours} hours."),
         ],
+        "handover": [
+            ("{open} {svc} is writing a lot more WARN lines since {time} (+{big_pct}%), but errors and latency are "
+             "flat, so I left it.",
+             "{svc} has written {big_pct}% more warning lines since {time} with flat errors and latency."),
+        ],
     }),
     ("canary_rolled_back", "svc", False, {
         "pager": [
@@ -165,6 +200,9 @@ SCENARIOS = [
             ("{open} the {time} release of {svc} never got past the canary stage, the pipeline reverted it; "
              "{no_impact}.",
              "The {time} release of {svc} was reverted at the canary stage."),
+            ("{open} automated rollback caught the {svc} build at {time}: it failed canary analysis and served "
+             "nothing to customers.",
+             "Automated rollback caught the {svc} build at {time} after it failed canary analysis.", "dev"),
         ],
         "chat": [
             ("{open} deploy of {svc} got stopped by the pre-prod smoke tests, nothing shipped",
@@ -174,6 +212,11 @@ SCENARIOS = [
             ("{open} the faulty build of {svc} was caught by the shadow-traffic stage at {time} and never "
              "reached a customer.",
              "The faulty build of {svc} was caught by the shadow-traffic stage at {time}."),
+        ],
+        "handover": [
+            ("{open} the {time} canary of {svc} failed its checks and the pipeline pulled it before any customer "
+             "traffic; nothing to do.",
+             "The {time} canary of {svc} failed its checks and was pulled before customer traffic."),
         ],
     }),
     # ---- held out: only in the unseen split
@@ -218,6 +261,50 @@ SCENARIOS = [
             ("{open} what looked like a worldwide {svc} failure at {time} was the monitoring vendor losing its "
              "own network; our service never blinked.",
              "The apparent {svc} failure at {time} was the monitoring vendor losing its network."),
+        ],
+    }),
+    # ---- held out: only in the dev_unseen split
+    ("planned_load_test", "svc", False, {
+        "pager": [
+            ("{open} {svc} took {millions} million synthetic requests from the announced load test since {time}; "
+             "latency and errors stayed normal.",
+             "{svc} took {millions} million synthetic requests from the announced load test since {time}."),
+        ],
+        "email": [
+            ("{open} reminder that the spike on the {svc} dashboards at {time} was our planned load test; {no_impact}.",
+             "The spike on the {svc} dashboards at {time} was the planned load test."),
+        ],
+        "chat": [
+            ("{open} those {svc} traffic alerts are the perf team's scheduled load run, all synthetic, real users are "
+             "fine",
+             "The {svc} traffic alerts come from the scheduled load run, which is synthetic."),
+        ],
+        "handover": [
+            ("{open} the scheduled load test against {svc} ran {hours} hours as planned and set off a few alerts; "
+             "{no_impact}.",
+             "The scheduled load test against {svc} ran {hours} hours and set off a few alerts."),
+        ],
+    }),
+    ("test_accounts_purged", "data_svc", True, {
+        "pager": [
+            ("{open} {alarm} {n} accounts deleted from {data_svc} at {time}! (the synthetic load-test accounts, "
+             "removed by the scheduled cleanup)",
+             "{n} synthetic load-test accounts were deleted from {data_svc} at {time} by the scheduled cleanup."),
+        ],
+        "chat": [
+            ("{open} {data_svc} row count dropped by {n} overnight, scary at first, but they were all fake QA users "
+             "and the purge was planned",
+             "{data_svc} dropped {n} fake QA users in a planned purge."),
+        ],
+        "email": [
+            ("{open} {alarm} the {n} {what} that vanished from {data_svc} at {time} were test fixtures; the cleanup "
+             "job did what it should, {no_impact}.",
+             "The {n} {what} removed from {data_svc} at {time} were test fixtures."),
+        ],
+        "handover": [
+            ("{open} you may see a big drop in {data_svc}: {n} demo {what} were wiped at {time} as planned, none of "
+             "them belonged to a real customer.",
+             "{n} demo {what} in {data_svc} were wiped at {time} as planned."),
         ],
     }),
 ]

@@ -1,11 +1,14 @@
 """Which scenarios and templates each split may use, and the generation of all splits from one seeded generator.
 
 sft, prefs and eval share the seen scenarios, seen templates and shared slot values (eval is the in-template
-group). unseen has the held-out scenarios, the held-out templates of the seen scenarios (the postmortem form),
-the held-out cue phrasings and openers, and draws service names and regions from a pool that adds held-out
-names. Half of every unseen severity comes from held-out scenarios, half from seen scenarios in held-out
-templates. Classes are exactly balanced when a split's size is a multiple of 4; scenarios take turns within a
-severity so each appears about equally often.
+group). The two held-out splits, unseen (the test split, scored once) and dev_unseen (where recipes and settings
+are chosen), are built the same way, each from its own split group: its held-out scenarios, its held-out
+templates of the seen scenarios (a whole surface form plus a few phrasings), its own cue phrasings and openers,
+and service names and regions from the shared pool plus its own held-out names. Half of every held-out
+severity comes from held-out scenarios, half from seen scenarios in held-out templates. Classes are exactly
+balanced when a split's size is a multiple of 4; scenarios take turns within a severity so each appears about
+equally often. dev_unseen is generated after the others from the same generator, so adding it changed no byte
+of them.
 """
 
 from __future__ import annotations
@@ -13,14 +16,17 @@ from __future__ import annotations
 import random
 
 from helpers import checks
-from helpers.datagen.scenarios import SCENARIOS, Scenario, Template, templates_for
+from helpers.datagen.scenarios import SCENARIOS, SHARED, Scenario, Template, templates_for
 from helpers.datagen.surfaces import opener
 from helpers.datagen.vocab import SERVICE_SLOTS, draw_slots
 from helpers.task import SEVERITIES, SPLITS
 
 SEED = 20261127
-SPLIT_SIZES = {"sft": 500, "prefs": 680, "eval": 140, "unseen": 120}
-UNSEEN_SPLIT = "unseen"
+SPLIT_SIZES = {"sft": 500, "prefs": 680, "eval": 140, "unseen": 120, "dev_unseen": 120}
+# The split group each split draws its scenarios, templates and slot values from (scenarios.GROUPS).
+SPLIT_GROUP = {"sft": SHARED, "prefs": SHARED, "eval": SHARED, "unseen": "unseen", "dev_unseen": "dev"}
+if tuple(SPLIT_GROUP) != SPLITS:
+    raise ValueError(f"SPLIT_GROUP must name the splits {SPLITS} in order")
 MAX_TRIES = 200  # draws per row before giving up on finding a report text not used yet
 
 
@@ -31,10 +37,10 @@ def _sentence(template: str, slots: dict) -> str:
     return text if starts_with_service else text[:1].upper() + text[1:]
 
 
-def fill(template: Template, scenario: Scenario, rng: random.Random, unseen: bool) -> dict:
-    """One labelled example (without its id) from a template, with freshly drawn slot values."""
-    slots = draw_slots(rng, unseen)
-    slots["open"] = opener(rng, template.form, slots, unseen)
+def fill(template: Template, scenario: Scenario, rng: random.Random, group: str) -> dict:
+    """One labelled example (without its id) from a template, with slot values freshly drawn for a split group."""
+    slots = draw_slots(rng, group)
+    slots["open"] = opener(rng, template.form, slots, group)
     return {
         "report": template.report.format(**slots),
         "severity": scenario.severity,
@@ -50,23 +56,25 @@ def make_example(rng: random.Random, severity: str, split: str = "sft") -> dict:
     """One labelled report of the given severity, from the scenarios and templates `split` may use."""
     checks.choice("severity", severity, SEVERITIES)
     checks.choice("split", split, SPLITS)
-    unseen = split == UNSEEN_SPLIT
-    candidates = [s for s in SCENARIOS if s.severity == severity and (unseen or not s.held_out)]
-    scenario = rng.choice([s for s in candidates if templates_for(s, unseen)])
-    return fill(rng.choice(templates_for(scenario, unseen)), scenario, rng, unseen)
+    group = SPLIT_GROUP[split]
+    candidates = [s for s in SCENARIOS if s.severity == severity and s.group in (SHARED, group)]
+    scenario = rng.choice([s for s in candidates if templates_for(s, group)])
+    return fill(rng.choice(templates_for(scenario, group)), scenario, rng, group)
 
 
 def scenario_groups(split: str, severity: str, rng: random.Random) -> list[list[Scenario]]:
     """The groups of scenarios a split's rows of one severity take turns over, each group in a shuffled order:
-    one group (the seen scenarios) for sft/prefs/eval; two for unseen (held-out scenarios, then seen scenarios
-    in held-out templates)."""
+    one group (the seen scenarios) for sft/prefs/eval; two for a held-out split (its held-out scenarios, then
+    seen scenarios in its held-out templates)."""
+    group = SPLIT_GROUP[split]
     of_sev = [s for s in SCENARIOS if s.severity == severity]
-    if split == UNSEEN_SPLIT:
-        groups = [[s for s in of_sev if s.held_out], [s for s in of_sev if not s.held_out and templates_for(s, True)]]
+    if group == SHARED:
+        groups = [[s for s in of_sev if s.group == SHARED]]
     else:
-        groups = [[s for s in of_sev if not s.held_out]]
-    for group in groups:
-        rng.shuffle(group)
+        groups = [[s for s in of_sev if s.group == group],
+                  [s for s in of_sev if s.group == SHARED and templates_for(s, group)]]
+    for members in groups:
+        rng.shuffle(members)
     return [g for g in groups if g]
 
 
@@ -88,17 +96,17 @@ def generate(seed: int = SEED, sizes: dict | None = None) -> dict[str, list[dict
     used: set[str] = set()
     splits: dict[str, list[dict]] = {}
     for name in (s for s in SPLITS if s in sizes):
-        unseen = name == UNSEEN_SPLIT
+        group = SPLIT_GROUP[name]
         groups = {sev: scenario_groups(name, sev, rng) for sev in SEVERITIES}
         turns = {sev: 0 for sev in SEVERITIES}
         rows = []
         for i in range(sizes[name]):
             severity = SEVERITIES[i % len(SEVERITIES)]  # balanced classes
             k, turns[severity] = turns[severity], turns[severity] + 1
-            group = groups[severity][k % len(groups[severity])]
-            scenario = group[(k // len(groups[severity])) % len(group)]
+            members = groups[severity][k % len(groups[severity])]
+            scenario = members[(k // len(groups[severity])) % len(members)]
             for _ in range(MAX_TRIES):
-                row = fill(rng.choice(templates_for(scenario, unseen)), scenario, rng, unseen)
+                row = fill(rng.choice(templates_for(scenario, group)), scenario, rng, group)
                 if row["report"] not in used:
                     break
             else:
