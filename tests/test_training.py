@@ -387,12 +387,28 @@ def test_sweep_judges_each_variant_on_held_out_prompts_against_sft(tiny_sft, tmp
     config = _config(base, sft, tmp_path, max_steps=1, grad_accum=1, eval_steps=1)
     table = dpo_sweep(config, {"lr 1e-2": {"learning_rate": 1e-2}, "plain": {"nll_weight": 0.0}},
                       Dataset.from_list(_rows(4)), Dataset.from_list(_rows(2)), load_split("eval")[:3],
-                      ["<|im_start|>user\nx<|im_end|>\n"], tmp_path / "sweep", max_new_tokens=8, batch_size=3)
+                      ["<|im_start|>user\nx<|im_end|>\n"], tmp_path / "sweep", max_new_tokens=8, batch_size=3,
+                      dev_examples=load_split("dev_unseen")[:3], train_datasets={"plain": Dataset.from_list(_rows(2))})
     assert list(table.index) == ["SFT", "lr 1e-2", "plain"]
-    assert table.loc["SFT", "severity vs SFT"] == 0 and table.loc["SFT", "p (sign test)"] == 1
+    for prefix in ("", "dev "):  # in-template eval and the dev split, each against SFT
+        assert table.loc["SFT", prefix + "severity vs SFT"] == 0 and table.loc["SFT", prefix + "p (sign test)"] == 1
+    assert table["dev P(right severity)"].notna().all()
     assert table.loc["plain", "steps"] == 1 and table.loc["lr 1e-2", "KL last"] is not None
+    assert table.loc["plain", "pairs"] == 2 and table.loc["lr 1e-2", "pairs"] == 4  # a variant's own pairs
     assert (tmp_path / "sweep" / "sweep.csv").exists()
     assert (tmp_path / "sweep" / "plain" / "dpo_adapter" / "adapter_config.json").exists()
+
+
+def test_sweep_never_reads_the_unseen_split_and_names_unknown_settings(tiny_sft, tmp_path):
+    from helpers.task import load_split
+    from helpers.training.sweep import dpo_sweep
+
+    base, sft = tiny_sft
+    config = _config(base, sft, tmp_path, max_steps=1)
+    with pytest.raises(ValueError, match="unseen split is scored once"):
+        dpo_sweep(config, {}, None, None, load_split("eval")[:2], [], tmp_path, dev_examples=load_split("unseen")[:2])
+    with pytest.raises(ValueError, match="variant 'x': unknown setting\\(s\\) betta"):
+        dpo_sweep(config, {"x": {"betta": 0.2}}, None, None, load_split("eval")[:2], [], tmp_path)
 
 
 def test_nll_term_is_trls_rpo_loss():
