@@ -6,9 +6,12 @@ import textwrap
 from collections import Counter
 
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
 
 from helpers.preferences.report import pair_kind, severity_push
 from helpers.task import SEVERITIES
+from helpers.transfer import DIFFERENCE
 
 
 def policies_for_prompt(ref_logprobs, optimal_logprobs, reward, prompt: int = 0, beta: float | None = None):
@@ -184,5 +187,31 @@ def transfer_bars(gap, metric: str = "Severity match"):
     ax.set_ylabel(metric.lower())
     ax.set_title(f"{metric}: scenarios the model trained on vs never saw")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_change(confusion: dict, group: str = "unseen reports"):
+    """Heatmaps of gold x answered severity, one per model of `confusion` (transfer.dpo_confusion) and one for the
+    difference (blue: more answers there after DPO, red: fewer), the count written in each cell, the right answers
+    (the diagonal) outlined."""
+    fig, axes = plt.subplots(1, len(confusion), figsize=(4.4 * len(confusion), 3.9))
+    top = max([int(c.to_numpy().max()) for k, c in confusion.items() if k != DIFFERENCE] + [1])
+    for ax, (name, frame) in zip(axes, confusion.items(), strict=True):
+        values = frame.to_numpy()
+        is_diff = name == DIFFERENCE
+        limit = max(int(abs(values).max()), 1) if is_diff else top
+        ax.imshow(values, cmap="RdBu" if is_diff else "Blues", vmin=-limit if is_diff else 0, vmax=limit)
+        for (i, j), v in np.ndenumerate(values.astype(int)):
+            ax.text(j, i, (f"{v:+d}" if v else "0") if is_diff else str(v), ha="center", va="center", fontsize=9,
+                    color="white" if abs(v) > 0.6 * limit else "black")
+        for k in range(min(values.shape)):
+            ax.add_patch(Rectangle((k - 0.5, k - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=1.2))
+        ax.set_xticks(range(values.shape[1]), [str(c) for c in frame.columns], fontsize=8)
+        ax.set_yticks(range(values.shape[0]), [str(r) for r in frame.index], fontsize=8)
+        ax.set_xlabel("answered severity")
+        ax.set_ylabel("gold severity")
+        ax.set_title(f"{name}: change per cell" if is_diff else name)
+    fig.suptitle(f"{group}: gold vs answered severity (outlined: right answers)")
     fig.tight_layout()
     return fig

@@ -4,6 +4,9 @@
 `unseen` holds incident types, phrasings and names never trained on (data/README.md). Scored the same way, the gap
 between the two groups says how much of a model's score transfers. The groups are different prompts, so the gap's
 interval comes from resampling each group independently (not paired), and its test is a two-sample permutation test.
+
+What DPO changed on a group: the confusion matrix (gold x answered severity) of SFT and SFT+DPO and their difference,
+and the push: per severity, how many more answers DPO gives it than SFT did, beside the training pairs' push.
 """
 
 from __future__ import annotations
@@ -11,10 +14,16 @@ from __future__ import annotations
 import numpy as np
 
 from helpers import stats
+from helpers.task import SEVERITIES, parse_response
 
 CHANCE = {"severity_match": 0.25}  # four balanced severities
 GAP_METRICS = (("Severity match", "severity_match"), ("Format-conformance", "format_ok"),
                ("Component match", "component_match"))
+UNPARSEABLE = "unparseable"  # an answer with no readable severity: a column of its own, never a right answer
+ANSWERED = (*SEVERITIES, UNPARSEABLE)
+DIFFERENCE = "DPO − SFT"
+PAIRS = "pairs: chosen − rejected"
+RIGHT = "DPO − SFT, right answers"  # the part of the change on reports whose gold is that severity
 
 
 def _values(scores, model: str, col: str) -> np.ndarray:
@@ -129,3 +138,64 @@ def dpo_effect_by_group(tables: dict, metric: str = "Severity match") -> list[st
                      f"Δ {r['Δ DPO over SFT']:+.2f} [{r['Δ low']:+.2f}, {r['Δ high']:+.2f}], "
                      f"sign-test p = {r['p (sign)']:.3f}")
     return lines
+
+
+# ----------------------------------------------------------------------------- what DPO changed on a group
+def answered_severity(text) -> str:
+    """The severity an answer gives (what severity match compares with the gold), or UNPARSEABLE."""
+    return parse_response(text).severity or UNPARSEABLE
+
+
+def severity_confusion(examples: list[dict], answers: list[str]):
+    """Counts of gold severity (rows) x answered severity (columns, plus UNPARSEABLE), one answer per example."""
+    import pandas as pd
+
+    if len(answers) != len(examples):
+        raise ValueError(f"{len(answers)} answers for {len(examples)} reports: one answer per report expected")
+    counts = pd.DataFrame(0, index=pd.Index(SEVERITIES, name="gold"), columns=pd.Index(ANSWERED, name="answered"))
+    for example, text in zip(examples, answers, strict=True):
+        if example.get("severity") not in SEVERITIES:
+            raise ValueError(f"report {example.get('id')!r}: gold severity {example.get('severity')!r} is not one "
+                             f"of {', '.join(SEVERITIES)}")
+        counts.loc[example["severity"], answered_severity(text)] += 1
+    return counts
+
+
+def dpo_confusion(examples: list[dict], answers: dict, before: str = "SFT", after: str = "SFT+DPO") -> dict:
+    """{before: confusion, after: confusion, DIFFERENCE: after - before} on the same reports (`answers` maps a model
+    to its answers, in the order of `examples`)."""
+    first, second = severity_confusion(examples, answers[before]), severity_confusion(examples, answers[after])
+    return {before: first, after: second, DIFFERENCE: second - first}
+
+
+def confusion_lines(confusion: dict) -> list[str]:
+    """Per gold severity: right answers before -> after, and where the answers DPO moved went (from the difference)."""
+    names = [k for k in confusion if k != DIFFERENCE]
+    before, after, diff = confusion[names[0]], confusion[names[1]], confusion[DIFFERENCE]
+    n = int(before.to_numpy().sum())
+    right = [int(np.trace(c.loc[:, list(SEVERITIES)].to_numpy())) for c in (before, after)]
+    lines = [f"right severity on {n} reports: {names[0]} {right[0]}, {names[1]} {right[1]} ({right[1] - right[0]:+d})"]
+    for gold in SEVERITIES:
+        total = int(before.loc[gold].sum())
+        if total == 0:
+            continue
+        moves = [f"{answered} {int(d):+d}" for answered, d in diff.loc[gold].items() if d]
+        lines.append(f"gold {gold} ({total} reports): right {int(before.loc[gold, gold])} -> "
+                     f"{int(after.loc[gold, gold])}; answers moved: {', '.join(moves) if moves else 'none'}")
+    return lines
+
+
+def push_table(confusion: dict, pairs_push: dict | None = None):
+    """Per answered severity: the answers each model gives it, DPO − SFT, how much of that change is right answers
+    (the difference's diagonal) and, given `pairs_push` (chosen − rejected per severity in the training pairs,
+    "none" for no readable severity), the pairs' push beside it. A small DataFrame of integers."""
+    import pandas as pd
+
+    names = [k for k in confusion if k != DIFFERENCE]
+    before, after, diff = confusion[names[0]], confusion[names[1]], confusion[DIFFERENCE]
+    table = pd.DataFrame({names[0]: before.sum(), names[1]: after.sum(), DIFFERENCE: diff.sum(),
+                          RIGHT: [int(diff.loc[s, s]) if s in SEVERITIES else 0 for s in ANSWERED]})
+    if pairs_push is not None:
+        table[PAIRS] = [int(pairs_push.get("none" if s == UNPARSEABLE else s, 0)) for s in ANSWERED]
+    table.index.name = "severity"
+    return table.astype(int)

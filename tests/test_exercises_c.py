@@ -1,9 +1,12 @@
+import json
 import math
 
 import pandas as pd
 import pytest
 
+from helpers import transfer
 from helpers.exercises import session_c as ex
+from helpers.task import format_answer
 
 
 def table(n, rate, p, low=None, high=None):
@@ -102,3 +105,81 @@ def test_the_reference_answers_pass_on_a_real_table():
     assert ex.significance_exercise(..., tab, mode="reference")[1].ok
     assert ex.severity_share_exercise(..., ev.pairwise_rules(examples, sft, dpo), mode="reference")[1].ok
     assert ex.diagnosis_exercise(..., mode="reference")[1].ok
+    push = transfer.push_table(transfer.dpo_confusion(examples, {"SFT": sft, "SFT+DPO": dpo}))
+    assert ex.shift_exercise(..., push, mode="reference")[1].ok
+
+
+def _push(sft: list[str], dpo: list[str], gold: list[str], pairs_push=None):
+    reports = [{"id": f"u-{i}", "severity": g} for i, g in enumerate(gold)]
+    answers = {name: [format_answer(s, "api", "It broke.") if s else "not JSON" for s in severities]
+               for name, severities in (("SFT", sft), ("SFT+DPO", dpo))}
+    return transfer.push_table(transfer.dpo_confusion(reports, answers), pairs_push)
+
+
+GOLD = ["SEV1", "SEV2", "SEV3", "SEV4"] * 2
+SFT = ["SEV4", "SEV2", "SEV4", "SEV4", "SEV1", "SEV2", "SEV3", "SEV4"]
+PRIOR = {"SEV1": 40, "SEV2": -10, "SEV3": 0, "SEV4": -30}
+
+
+def test_shift_right_wrong_and_unfilled(capsys):
+    push = _push(SFT, ["SEV1", "SEV1", "SEV1", "SEV4", "SEV1", "SEV2", "SEV3", "SEV1"], GOLD, PRIOR)  # SEV1 +4
+    answer, verdict = ex.shift_exercise(" sev1 ", push)
+    assert verdict.ok and answer == " sev1 " and "SEV1 gained the most answers (+4)" in verdict.message
+    assert "+1 on reports whose gold is SEV1 (right), +3 on reports of other severities" in verdict.message
+    assert "shift of the answers' prior" in verdict.message
+    assert "training pairs, chosen − rejected: SEV1 +40" in verdict.message and "followed that push" in verdict.message
+    answer, verdict = ex.shift_exercise("SEV4", push)
+    assert verdict.ok is False and answer == "SEV1" and "not SEV4 (SEV4 -3)" in verdict.message
+    assert "even one it cannot read" in verdict.hint
+    _, verdict = ex.shift_exercise("none", push)
+    assert verdict.ok is False and verdict.message.startswith("DPO did move the unseen answers")
+    _, verdict = ex.shift_exercise(1, push)
+    assert verdict.ok is False and "write one of 'SEV1'" in verdict.message
+    answer, verdict = ex.shift_exercise(..., push)
+    assert verdict.ok is None and answer == "SEV1"
+    assert "✗" in capsys.readouterr().out
+
+
+def test_shift_that_reads_the_report_and_a_tie():
+    reads = _push(SFT, SFT[:2] + ["SEV3"] + SFT[3:], GOLD, PRIOR)  # one SEV3 report now answered SEV3
+    _, verdict = ex.shift_exercise("SEV3", reads)
+    assert verdict.ok and "SEV3 gained the most answers (+1)" in verdict.message
+    assert "most of the move landed on reports of that severity" in verdict.message
+    assert "the pairs pushed SEV1 the most: the unseen answers did not follow that push" in verdict.message
+    tie = _push(SFT, GOLD, GOLD)  # every answer right: SEV1 +1 and SEV3 +1
+    for answer in ("SEV1", "SEV3"):
+        _, verdict = ex.shift_exercise(answer, tie)
+        assert verdict.ok and "SEV1 and SEV3 gained the most answers (+1)" in verdict.message
+        assert "training pairs" not in verdict.message  # no pairs given: nothing said of them
+
+
+def test_no_change_is_said_and_the_reference_passes():
+    push = _push(SFT, SFT, GOLD)  # a smoke run: DPO gives SFT's answers
+    answer, verdict = ex.shift_exercise(..., push, mode="reference")
+    assert verdict.ok and answer == "none" and "no severity gained answers: DPO gives each as often" in verdict.message
+    assert "smoke run" in verdict.message
+    _, verdict = ex.shift_exercise("SEV1", push)
+    assert verdict.ok is False and verdict.message.startswith("not SEV1: no severity gained answers")
+    broken = _push(SFT, [None] + SFT[1:], GOLD)  # one answer lost its format, nothing else moved
+    _, verdict = ex.shift_exercise(..., broken, mode="reference")
+    assert verdict.ok and "only unparseable answers grew (+1)" in verdict.message and "as often" not in verdict.message
+    _, verdict = ex.shift_exercise("SEV1", _push([], [], []))
+    assert verdict.ok is None and "no unseen reports" in verdict.message
+
+
+def _pair(chosen: str, rejected: str) -> dict:
+    prompt = [{"role": "system", "content": "Triage."}, {"role": "user", "content": "api down"}]
+    return {"id": f"p-{chosen}-{rejected}", "status": "kept", "prompt": prompt,
+            "chosen": [{"role": "assistant", "content": format_answer(chosen, "api", "Down.")}],
+            "rejected": [{"role": "assistant", "content": format_answer(rejected, "api", "Down.")}]}
+
+
+def test_pairs_push_reads_the_run_folder_or_says_it_has_none(tmp_path, capsys):
+    assert ex.pairs_push(tmp_path) is None and "no preferences.jsonl in" in capsys.readouterr().out
+    rows = [_pair("SEV1", "SEV2"), _pair("SEV1", "SEV4"), _pair("SEV3", "SEV1")]
+    plain = {"prompt": "api down", "chosen": format_answer("SEV1", "api", "Down."), "rejected": "not JSON"}
+    (tmp_path / "preferences.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*rows, plain]))
+    assert ex.pairs_push(tmp_path) == {"SEV1": 2, "SEV2": -1, "SEV3": 1, "SEV4": -1, "none": -1}
+    (tmp_path / "preferences.jsonl").write_text(json.dumps({"prompt": "x"}) + "\n")
+    with pytest.raises(ValueError, match="preferences.jsonl:1: missing key"):
+        ex.pairs_push(tmp_path)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
 from helpers import evaluation as ev
-from helpers import transfer
+from helpers import plots, transfer
+from helpers.task import SEVERITIES, format_answer
 
 
 def _scores(rates: dict[str, float], n: int, seed: int) -> pd.DataFrame:
@@ -69,3 +72,54 @@ def test_both_groups_reach_the_reflection_scaffold():
     text = ev.reflection_scaffold(table, [], 500, "rubric", transfer=lines)
     assert "Does it transfer?" in text and lines[1] in text and "template recall" in text
     assert "Does it transfer?" not in ev.reflection_scaffold(table, [], 500, "rubric")
+
+
+# ----------------------------------------------------------------------------- what DPO changed on a group
+def _answers(severities: list[str | None]) -> list[str]:
+    return [format_answer(s, "api", "Something broke.") if s else "no JSON here" for s in severities]
+
+
+GOLD = ["SEV1"] * 3 + ["SEV2"] * 3 + ["SEV4"] * 2
+REPORTS = [{"id": f"u-{i}", "severity": s} for i, s in enumerate(GOLD)]
+SFT = _answers(["SEV1", "SEV4", "SEV4", "SEV2", "SEV2", None, "SEV4", "SEV4"])
+DPO = _answers(["SEV1", "SEV1", "SEV4", "SEV1", "SEV1", "SEV2", "SEV4", "SEV1"])  # towards SEV1, mostly wrongly
+
+
+def test_confusion_counts_gold_by_answered_with_an_unparseable_column():
+    confusion = transfer.dpo_confusion(REPORTS, {"SFT": SFT, "SFT+DPO": DPO})
+    assert list(confusion) == ["SFT", "SFT+DPO", transfer.DIFFERENCE]
+    sft, diff = confusion["SFT"], confusion[transfer.DIFFERENCE]
+    assert list(sft.columns) == ["SEV1", "SEV2", "SEV3", "SEV4", "unparseable"] and list(sft.index) == list(SEVERITIES)
+    assert sft.loc["SEV1", "SEV4"] == 2 and sft.loc["SEV2", "unparseable"] == 1 and int(sft.to_numpy().sum()) == 8
+    assert diff.loc["SEV2", "SEV1"] == 2 and diff.loc["SEV2", "SEV2"] == -1 and diff.loc["SEV4", "SEV1"] == 1
+    assert int(diff.to_numpy().sum()) == 0
+    lines = transfer.confusion_lines(confusion)
+    assert lines[0] == "right severity on 8 reports: SFT 5, SFT+DPO 4 (-1)"
+    assert "gold SEV2 (3 reports): right 2 -> 1; answers moved: SEV1 +2, SEV2 -1, unparseable -1" in lines
+    assert not any("gold SEV3" in line for line in lines)  # no SEV3 reports: no line
+    with pytest.raises(ValueError, match="7 answers for 8 reports"):
+        transfer.severity_confusion(REPORTS, SFT[:7])
+    with pytest.raises(ValueError, match="report 'x': gold severity 'P1'"):
+        transfer.severity_confusion([{"id": "x", "severity": "P1"}], SFT[:1])
+
+
+def test_push_table_sets_the_answers_change_beside_the_pairs_push():
+    confusion = transfer.dpo_confusion(REPORTS, {"SFT": SFT, "SFT+DPO": DPO})
+    push = transfer.push_table(confusion, {"SEV1": 30, "SEV2": -5, "SEV3": 0, "SEV4": -20, "none": -5})
+    assert list(push.columns) == ["SFT", "SFT+DPO", transfer.DIFFERENCE, transfer.RIGHT, transfer.PAIRS]
+    assert list(push.loc["SEV1", ["SFT", "SFT+DPO", transfer.DIFFERENCE]]) == [1, 5, 4]
+    assert push.loc["SEV1", transfer.RIGHT] == 1  # one of the four extra SEV1 answers is right
+    assert push.loc["unparseable", transfer.PAIRS] == -5 and push.loc["unparseable", transfer.RIGHT] == 0
+    assert int(push[transfer.DIFFERENCE].sum()) == 0
+    assert transfer.PAIRS not in transfer.push_table(confusion)  # no pairs (adapters given by hand): no column
+
+
+def test_the_confusion_plot_writes_every_count():
+    matplotlib.use("Agg")
+    confusion = transfer.dpo_confusion(REPORTS, {"SFT": SFT, "SFT+DPO": DPO})
+    fig = plots.confusion_change(confusion)
+    assert len(fig.axes) == 3 and fig.axes[2].get_title().startswith(transfer.DIFFERENCE)
+    texts = [t.get_text() for t in fig.axes[2].texts]
+    assert len(texts) == 20 and "+2" in texts and "-1" in texts
+    assert {t.get_text() for t in fig.axes[0].texts} >= {"0", "1", "2"}
+    plt.close(fig)

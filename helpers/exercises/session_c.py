@@ -1,6 +1,7 @@
 """Session C's exercises: predict whether the pairwise win is significant at this run's n, diagnose short cases that
 combine reward gap, KL, pairwise and held-out numbers (the course's self-assessment), and predict how many pairwise
-verdicts the rubric judge's severity rule decided. Each check explains the concept behind a wrong answer.
+verdicts the rubric judge's severity rule decided, and predict towards which severity DPO moved the unseen answers.
+Each check explains the concept behind a wrong answer.
 
 The case numbers below are exercise data, made up to be typical of each failure, not measurements of a run.
 """
@@ -9,9 +10,14 @@ from __future__ import annotations
 
 import math
 import numbers
+from pathlib import Path
 
+from helpers import transfer
 from helpers.exercises import core
 from helpers.exercises.core import Verdict, right, wrong
+from helpers.preferences import read_preferences, severity_push
+from helpers.preferences.validation import validate_preferences
+from helpers.task import SEVERITIES
 
 PREFERRED = "Preferred (judge pairwise vs SFT)"
 ALPHA = 0.05
@@ -225,3 +231,109 @@ def severity_share_exercise(predicted_severity_share, rules, mode: str = "learne
         return predicted_severity_share, verdict
     check, actual = severity_share_check(rules)
     return core.run_exercise(title, predicted_severity_share, check, round(actual, 2), mode)
+
+
+# ----------------------------------------------------------------------------- 4. where DPO moved the unseen answers
+NO_SHIFT = "none"
+
+
+def _as_messages(row: dict) -> dict:
+    """A preference row with chosen and rejected as message lists (plain-string triples are allowed) and kept."""
+    def messages(value):
+        return [{"role": "assistant", "content": value}] if isinstance(value, str) else value
+    return {**row, "status": row.get("status", "kept"), "chosen": messages(row["chosen"]),
+            "rejected": messages(row["rejected"])}
+
+
+def pairs_push(run_dir) -> dict | None:
+    """Chosen minus rejected per severity in the pairs DPO was trained on (the run folder's preferences.jsonl, written
+    by Session B), or None, said in one line, when the run folder has none."""
+    path = Path(run_dir) / "preferences.jsonl"
+    if not path.is_file():
+        print(f"no preferences.jsonl in {path.parent} (adapters given by hand?): the training pairs' push is not "
+              "shown beside the answers'")
+        return None
+    rows, lines = read_preferences(path)
+    validate_preferences(rows, source=path, line_numbers=lines)
+    return severity_push([_as_messages(r) for r in rows])
+
+
+def _signed(values) -> str:
+    return ", ".join(f"{k} {int(v):+d}" for k, v in values.items())
+
+
+def _shift_facts(push) -> tuple[list[str], str, str]:
+    """(the severities DPO gave the most extra unseen answers, [] when none gained any; a headline; the numbers
+    behind it, one indented line each)."""
+    diff = push[transfer.DIFFERENCE]
+    n = int(push.iloc[:, 0].sum())
+    gains = {s: int(diff[s]) for s in SEVERITIES}
+    best = max(gains.values())
+    tops = [s for s in SEVERITIES if gains[s] == best] if best > 0 else []
+    lines = [f"answers on the {n} unseen reports, DPO − SFT: {_signed(diff)}"]
+    if transfer.PAIRS in push:
+        lines.append(f"training pairs, chosen − rejected: {_signed(push.loc[list(SEVERITIES), transfer.PAIRS])}")
+    if not tops:
+        head = "no severity gained answers" + (": DPO gives each as often as SFT did" if not diff.any() else "")
+        lines.append("single answers may still have swapped (the matrix above shows them); a short training, such as "
+                     "a smoke run's, can leave DPO at the SFT model")
+        if int(diff[transfer.UNPARSEABLE]) > 0:
+            lines.append(f"only unparseable answers grew ({int(diff[transfer.UNPARSEABLE]):+d}): DPO broke the format "
+                         "on some reports")
+        return tops, head, "\n  ".join([""] + lines)
+    top = tops[0]
+    on_right = int(push.loc[top, transfer.RIGHT])
+    elsewhere = best - on_right
+    head = f"{' and '.join(tops)} gained the most answers ({best:+d})"
+    where = (f"of {top}'s {best:+d}: {on_right:+d} on reports whose gold is {top} (right), {elsewhere:+d} on reports "
+             "of other severities (wrong)")
+    if elsewhere >= on_right:
+        where += ": at least half of the move is a shift of the answers' prior, which needs no reading of the report"
+    else:
+        where += ": most of the move landed on reports of that severity, so DPO read something in them"
+    lines.append(where)
+    if transfer.PAIRS in push:
+        strongest = max(SEVERITIES, key=lambda s: int(push.loc[s, transfer.PAIRS]))
+        lines.append(f"the pairs pushed {strongest} the most: the unseen answers "
+                     f"{'followed' if strongest in tops else 'did not follow'} that push")
+    return tops, head, "\n  ".join([""] + lines)
+
+
+def shift_check(push):
+    """The check of `predicted_shift` ("SEV1".."SEV4", or "none" for no severity gaining answers) against `push`
+    (transfer.push_table); returns (check, the reference answer)."""
+    tops, head, numbers = _shift_facts(push)
+    reference = tops[0] if tops else NO_SHIFT
+    choices = (*SEVERITIES, NO_SHIFT)
+
+    def check(answer) -> Verdict:
+        said = answer.strip().upper().replace(" ", "") if isinstance(answer, str) else None
+        said = NO_SHIFT if said == NO_SHIFT.upper() else said
+        if said not in choices:
+            return wrong(f"predicted_shift = {answer!r}: write one of {', '.join(map(repr, choices))}",
+                         'a severity as a string, e.g. "SEV3"')
+        if said in tops or (not tops and said == NO_SHIFT):
+            return right(f"{head}.{numbers}")
+        if said == NO_SHIFT:
+            return wrong(f"DPO did move the unseen answers: {head}.{numbers}",
+                         "where the pairs choose a severity more often than they reject it, DPO learns to give it "
+                         "more often, on any report")
+        if not tops:
+            return wrong(f"not {said}: {head}.{numbers}", "compare the two models' answer counts per severity")
+        return wrong(f"not {said} ({said} {int(push.loc[said, transfer.DIFFERENCE]):+d}): {head}.{numbers}",
+                     "Session B's data report shows how much the pairs choose each severity more often than they "
+                     "reject it: DPO can follow that push on any report, even one it cannot read")
+
+    return check, reference
+
+
+def shift_exercise(predicted_shift, push, mode: str = "learner"):
+    """Check the prediction against this run's push on the unseen reports; returns (answer, Verdict)."""
+    title = "Where did DPO move the unseen answers?"
+    core.check_mode(mode)
+    if int(push.iloc[:, 0].sum()) == 0:
+        verdict = Verdict(None, "no unseen reports in this run: nothing to check")
+        print(verdict.text(title))
+        return predicted_shift, verdict
+    check, reference = shift_check(push)
+    return core.run_exercise(title, predicted_shift, check, reference, mode)
