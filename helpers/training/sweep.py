@@ -127,14 +127,15 @@ def run_sweep_from_config(path: str | Path):
     dpo = spec.get("dpo", {})  # the config's paths are relative to the repository root, wherever the command runs
     base = DPORunConfig(**{k: str(repo_path(v)) if k in ("sft_adapter", "checkpoint_dir") and v else v
                            for k, v in dpo.items()})
-    _check_variants(spec["variants"])
     train, validation = _train_split(spec["preferences"], path, spec, base.seed)
+    variants = spec.get("variants") or {}  # none: the SFT model's row alone
+    _check_variants(variants)
     own = {label: _train_split(v[PAIRS_KEY], path, spec, base.seed)[0]
-           for label, v in spec["variants"].items() if v and v.get(PAIRS_KEY)}
+           for label, v in variants.items() if v and v.get(PAIRS_KEY)}
     tok = load_tokenizer(base.model_name)
     evals = load_split("eval")
     kl_prompts = [format_prompt(tok, e["report"]) for e in evals[-int(spec.get("kl_prompts_from_eval", 8)):]]
     n_dev = int(spec.get("dev_prompts", 120))
-    return dpo_sweep(base, spec["variants"], train, validation, evals[: int(spec.get("eval_prompts", 140))],
+    return dpo_sweep(base, variants, train, validation, evals[: int(spec.get("eval_prompts", 140))],
                      kl_prompts, repo_path(spec["out_dir"]), dev_examples=load_split(DEV_SPLIT)[:n_dev] or None,
                      train_datasets=own)
