@@ -314,8 +314,8 @@ def main(argv=None) -> int:
                                   batch_size=1)
             out["dpo_trl_defaults"] = slow
             out["dpo_speedup_vs_trl_defaults"] = dpo["tokens_per_second"] / slow["tokens_per_second"]
-        out["sft"] = {"workbook": sft_throughput(2, 4, True), "micro-batch 4": sft_throughput(4, 2, True),
-                      "checkpointing off": sft_throughput(2, 4, False)}
+        out["sft"] = {"workbook": sft_throughput(2, 4, False), "micro-batch 4": sft_throughput(4, 2, False),
+                      "checkpointing on": sft_throughput(2, 4, True)}
         if out["precision"]["name"] == "bf16":
             out["bf16_agreement"] = bf16_agreement(adapter)
         out["generation"] = generation_throughput()

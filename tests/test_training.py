@@ -494,3 +494,32 @@ def test_watching_kl_does_not_change_what_dpo_trains(tiny_sft, tmp_path, monkeyp
     sft_weights = load_file(sft / "adapter_model.safetensors")
     assert any(not torch.equal(weights[0][k], sft_weights[k]) for k in weights[0])  # training moved the adapter
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_sft_gradient_checkpointing_gives_the_same_weights_and_the_same_cache_key(tiny_sft, tmp_path, monkeypatch):
+    """Checkpointing only recomputes activations (with the same dropout draws): off by default for speed, the
+    weights are those it trains with it on, so the bootstrap's cache key leaves it out."""
+    from safetensors.torch import load_file
+
+    from helpers.task import load_split
+    from helpers.training import sft
+
+    base, _ = tiny_sft
+    examples = load_split("sft")[:4]
+    weights = {}
+    for on in (True, False):
+        adapter = training.train_sft(examples, tmp_path / str(on), model_name=str(base), batch_size=2, grad_accum=1,
+                                     severity_weight=50.0, gradient_checkpointing=on, save_steps=100)
+        weights[on] = load_file(adapter / "adapter_model.safetensors")
+    assert weights[True].keys() == weights[False].keys()
+    for name, value in weights[True].items():
+        assert torch.equal(value, weights[False][name]), name
+    assert any(v.abs().sum() > 0 for k, v in weights[False].items() if "lora_B" in k)  # it trained
+
+    keys = []
+    monkeypatch.setattr(sft, "train_sft", lambda *a, **kw: (_ for _ in ()).throw(RuntimeError("stop")))
+    monkeypatch.setattr(sft, "config_hash", lambda config: keys.append(config) or "k")
+    for on in (True, False):
+        with pytest.raises(RuntimeError):
+            sft.bootstrap_sft(examples, model_name=str(base), cache_root=tmp_path / "cache", gradient_checkpointing=on)
+    assert keys[0] == keys[1] and "gradient_checkpointing" not in keys[0]
