@@ -237,14 +237,6 @@ def severity_share_exercise(predicted_severity_share, rules, mode: str = "learne
 NO_SHIFT = "none"
 
 
-def _as_messages(row: dict) -> dict:
-    """A preference row with chosen and rejected as message lists (plain-string triples are allowed) and kept."""
-    def messages(value):
-        return [{"role": "assistant", "content": value}] if isinstance(value, str) else value
-    return {**row, "status": row.get("status", "kept"), "chosen": messages(row["chosen"]),
-            "rejected": messages(row["rejected"])}
-
-
 def pairs_push(run_dir) -> dict | None:
     """Chosen minus rejected per severity in the pairs DPO was trained on (the run folder's preferences.jsonl, written
     by Session B), or None, said in one line, when the run folder has none."""
@@ -255,7 +247,7 @@ def pairs_push(run_dir) -> dict | None:
         return None
     rows, lines = read_preferences(path)
     validate_preferences(rows, source=path, line_numbers=lines)
-    return severity_push([_as_messages(r) for r in rows])
+    return severity_push(rows)
 
 
 def _signed(values) -> str:

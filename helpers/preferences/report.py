@@ -20,7 +20,9 @@ from helpers.task import SEVERITIES, parse_response
 
 
 def _text(pair: dict, key: str) -> str:
-    return pair[key][0]["content"]
+    """An answer's text, from either row form validation accepts: a message list or a plain string."""
+    value = pair[key]
+    return value if isinstance(value, str) else value[0]["content"]
 
 
 # Phrases aimed at whoever grades the text. A word like "judge" alone is enough: a triage answer or an incident
@@ -78,10 +80,11 @@ def pair_severities(pair: dict) -> tuple[str | None, str | None]:
 
 def severity_push(pairs: list[dict]) -> dict[str, int]:
     """Per severity, how many kept pairs choose it minus how many reject it: the push DPO gets toward (or away
-    from) answering that severity whatever the report says. "none" counts answers with no readable severity."""
+    from) answering that severity whatever the report says. "none" counts answers with no readable severity. A row
+    without a status is a plain triple, a pair some file gives to train on, and counts as kept."""
     push = Counter({s: 0 for s in SEVERITIES})
     for p in pairs:
-        if p.get("status") == "kept":
+        if p.get("status", "kept") == "kept":
             chosen, rejected = pair_severities(p)
             push[chosen or "none"] += 1
             push[rejected or "none"] -= 1
