@@ -72,7 +72,7 @@ def _prefill(model, ids: torch.Tensor, mask: torch.Tensor, prefix: int, repeats:
 
 @torch.inference_mode()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 96, temperature: float = 0.0,
-             top_p: float = 1.0, batch_size: int = 16, seed: int = 0, desc: str = "generating",
+             batch_size: int = 16, seed: int = 0, desc: str = "generating",
              progress: bool = True, share_prefix: bool = True) -> list[str]:
     """Completions (new text only, special tokens stripped) for already-formatted prompts, in input order.
 
@@ -86,16 +86,15 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 96, tem
     out: list[str | None] = [None] * len(prompts)
     dev = next(model.parameters()).device
     sampling = temperature > 0
-    gen_kwargs = dict(max_new_tokens=max_new_tokens, do_sample=sampling, pad_token_id=tokenizer.pad_token_id)
-    if sampling:
-        gen_kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
-    else:
-        gen_kwargs.update(temperature=None, top_p=None, top_k=None)
-    torch.manual_seed(seed)
+    gen_kwargs = dict(max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, do_sample=False,
+                      temperature=None, top_p=None, top_k=None)
+    generator = torch.Generator(device=dev).manual_seed(seed)
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     for batch in tqdm(batches, desc=desc, disable=not progress, unit="batch"):
         ids, mask, prefix = _encode(tokenizer, [prompts[i] for i in batch], share_prefix, dev)
         cache = _prefill(model, ids, mask, prefix) if share_prefix else None
+        if sampling:
+            gen_kwargs.update(sampling_kwargs([temperature] * len(batch), generator))
         gen = model.generate(input_ids=ids, attention_mask=mask, past_key_values=cache, **gen_kwargs)
         texts = tokenizer.batch_decode(gen[:, ids.shape[1]:], skip_special_tokens=True)
         for i, text in zip(batch, texts, strict=True):
@@ -108,15 +107,37 @@ def answer_reports(model, tokenizer, reports: list[str], **kwargs) -> list[str]:
     return generate(model, tokenizer, [format_prompt(tokenizer, r) for r in reports], **kwargs)
 
 
-class _RowTemperature:
-    """Logits processor: divides each row's logits by its own temperature, so one batch can hold samples drawn at
-    several temperatures (the N answers of one prompt, each at its own temperature)."""
+class RowSampler:
+    """Logits processor that draws each row's next token itself, at the row's own temperature, so one batch can
+    hold the N answers of a prompt at N temperatures. It returns 0 at the drawn token and -inf elsewhere, for
+    `generate(do_sample=False)`'s argmax to take.
 
-    def __init__(self, temperatures: torch.Tensor):
-        self.temperatures = temperatures
+    The draw is the same distribution as `generate(do_sample=True, top_k=0)` (softmax of logits / temperature),
+    by inverse CDF: one uniform number per row and a cumulative sum, instead of torch.multinomial's exponential
+    noise over the whole 49k vocabulary (on a CPU, most of a decoding step's time beside the model).
+    `generator` makes the draws reproducible without touching torch's global RNG.
+    """
+
+    def __init__(self, temperatures: torch.Tensor, generator: torch.Generator):
+        self.temperatures, self.generator = temperatures, generator
 
     def __call__(self, input_ids, scores):
-        return scores / self.temperatures.to(scores.device, scores.dtype)[:, None]
+        temps = self.temperatures.to(scores.device, torch.float32)[:, None]
+        cdf = torch.softmax(scores.float() / temps, -1).cumsum_(-1)
+        u = torch.rand(cdf.shape[0], 1, generator=self.generator, device=self.generator.device)
+        # the first token whose cumulative probability exceeds u: a token of probability 0 is never drawn
+        token = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).clamp_(max=cdf.shape[1] - 1)
+        return torch.full_like(scores, float("-inf")).scatter_(1, token, 0.0)
+
+
+def sampling_kwargs(temperatures: list[float] | torch.Tensor, generator: torch.Generator) -> dict:
+    """`model.generate` keyword arguments that sample row i at temperatures[i] (RowSampler), drawing from
+    `generator` (one per call of `generate`/`sample_n`, seeded, its stream running across batches)."""
+    from transformers import LogitsProcessorList
+
+    temps = torch.as_tensor(temperatures, dtype=torch.float32)
+    return dict(do_sample=False, temperature=None, top_k=None, top_p=None,
+                logits_processor=LogitsProcessorList([RowSampler(temps, generator)]))
 
 
 @torch.inference_mode()
@@ -133,8 +154,6 @@ def sample_n(model, tokenizer, prompts: list[str], temperatures: list[float], ma
     kept for measuring. `on_batch(indices, answers)`, when given, is called after each batch with the prompts'
     indices and their N answers, so a caller can save work as it goes (a kill then loses one batch at most).
     """
-    from transformers import LogitsProcessorList
-
     n = len(temperatures)
     if n < 1 or any(t <= 0 for t in temperatures):
         raise ValueError(f"temperatures={temperatures!r}: need at least one, all > 0")
@@ -144,16 +163,15 @@ def sample_n(model, tokenizer, prompts: list[str], temperatures: list[float], ma
     per_batch = max(1, batch_size // n)
     out: list[list[str] | None] = [None] * len(prompts)
     dev = next(model.parameters()).device
-    torch.manual_seed(seed)
+    generator = torch.Generator(device=dev).manual_seed(seed)
     batches = [order[i:i + per_batch] for i in range(0, len(order), per_batch)]
     for batch in tqdm(batches, desc=desc, disable=not progress, unit="batch"):
         one, one_mask, prefix = _encode(tokenizer, [prompts[i] for i in batch], shared_prefill, dev)
         ids, mask = one.repeat_interleave(n, 0), one_mask.repeat_interleave(n, 0)
         kwargs = {"past_key_values": _prefill(model, one, one_mask, prefix, repeats=n)} if shared_prefill else {}
-        temps = torch.tensor(temperatures, dtype=torch.float32).repeat(len(batch))
-        gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=True,
-                             temperature=1.0, top_k=0, top_p=1.0, pad_token_id=tokenizer.pad_token_id,
-                             logits_processor=LogitsProcessorList([_RowTemperature(temps)]), **kwargs)
+        gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                             pad_token_id=tokenizer.pad_token_id,
+                             **sampling_kwargs(list(temperatures) * len(batch), generator), **kwargs)
         texts = tokenizer.batch_decode(gen[:, ids.shape[1]:], skip_special_tokens=True)
         for j, i in enumerate(batch):
             out[i] = [t.strip() for t in texts[j * n:(j + 1) * n]]

@@ -79,3 +79,27 @@ def test_the_shared_system_prompt_is_computed_once_and_changes_no_answer(tiny):
     shared = generate(model, tokenizer, prompts, max_new_tokens=12, batch_size=3, progress=False)
     plain = generate(model, tokenizer, prompts, max_new_tokens=12, batch_size=3, progress=False, share_prefix=False)
     assert shared == plain
+
+
+def test_row_sampler_draws_softmax_over_temperature_per_row():
+    """RowSampler (inverse CDF, one uniform per row) draws from the same distribution as HF's multinomial
+    sampling: softmax(logits / T) per row, never a token of probability 0, reproducible from its generator."""
+    from helpers.generation import RowSampler
+
+    logits = torch.tensor([[2.0, 1.0, 0.0, float("-inf")], [2.0, 1.0, 0.0, float("-inf")]])
+    temps = torch.tensor([0.5, 2.0])
+    draws = 40_000
+    counts = torch.zeros(2, 4)
+    sampler = RowSampler(temps.repeat(draws), torch.Generator().manual_seed(0))
+    scores = sampler(None, logits.repeat(draws, 1))
+    assert ((scores == 0).sum(1) == 1).all() and torch.isinf(scores).sum() == scores.numel() - 2 * draws
+    picked = scores.argmax(1).view(draws, 2)
+    for row in range(2):
+        counts[row] = torch.bincount(picked[:, row], minlength=4).float()
+    expected = torch.softmax(logits / temps[:, None], -1) * draws
+    assert counts[:, 3].sum() == 0  # probability 0: never drawn
+    # each count within 5 standard deviations of its expectation
+    sd = (expected * (1 - expected / draws)).sqrt()
+    assert ((counts[:, :3] - expected[:, :3]).abs() <= 5 * sd[:, :3] + 1).all(), (counts, expected)
+    again = RowSampler(temps.repeat(draws), torch.Generator().manual_seed(0))(None, logits.repeat(draws, 1))
+    assert torch.equal(scores, again)

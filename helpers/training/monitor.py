@@ -9,6 +9,7 @@ import warnings
 
 import torch
 
+from helpers.generation import sampling_kwargs
 from helpers.models import load_model, trim_heap
 from helpers.progress import quiet_library_bars, status
 
@@ -29,12 +30,11 @@ def policy_ref_kl(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
     model.eval()
     dev = next(model.parameters()).device
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(dev)
-    # its own seed, in a forked RNG: reseeding the global one would change what training draws after each
-    # evaluation (dropout masks, when a learner turns dropout on), and what a learner's next cell draws
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        torch.manual_seed(seed)
-        out = model.generate(**enc, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
-                             max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id)
+    # its own seeded generator: the global RNG is left as it was (dropout masks, when a learner turns dropout on,
+    # and whatever a learner's next cell draws)
+    generator = torch.Generator(device=dev).manual_seed(seed)
+    out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                         **sampling_kwargs([1.0] * len(prompts), generator))
     n_prompt = enc.input_ids.shape[1]
     completion = out[:, n_prompt:]
     is_eos = completion == tokenizer.eos_token_id
