@@ -301,7 +301,7 @@ def main(argv=None) -> int:
         out["dpo"] = dpo
         # each lever turned back, one at a time, in this run: "ratio" is the workbook's tokens/s over the lever's
         levers = {"prefix sharing": {"share_prefix": False}, "micro-batch": {"batch_size": 1},
-                  "checkpointing": {"checkpointing": False}, "compact LM head": {"compact": False},
+                  "checkpointing off": {"checkpointing": True}, "compact LM head": {"compact": False},
                   "all of them (the settings before prefix sharing)": BEFORE_SHARING}
         if out["precision"]["name"] != "fp32":
             levers[f"{out['precision']['name']} autocast"] = {"fp32": True}

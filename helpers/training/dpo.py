@@ -55,8 +55,8 @@ class DPORunConfig:
     nll_weight: float = 0.0
     epochs: float = 1.0
     max_steps: int = -1
-    # pairs per micro-batch, in training and in evaluation; 2 x 8 = the effective batch of 16 pairs (each prompt
-    # computed once, `make bench`)
+    # pairs per micro-batch, in training and in evaluation; 2 x 8 = the effective batch of 16 pairs. With each
+    # prompt computed once, 2 pairs without checkpointing fit about the memory 1 took with it (`make bench`)
     batch_size: int = 2
     grad_accum: int = 8
     max_length: int = 512
@@ -73,9 +73,9 @@ class DPORunConfig:
     # reference log-probs computed once before training (TRL's precompute_ref_log_probs): the same losses, a little
     # less time, much more memory. Off: the reference runs with each micro-batch instead
     precompute_ref: bool = False
-    # recompute activations in the backward pass instead of keeping them: the same gradients, less memory for a
-    # little more time (docs/memory.md). On: a training step's activations would otherwise set Session B's peak
-    gradient_checkpointing: bool = True
+    # recompute activations in the backward pass instead of keeping them: the same gradients, less memory for more
+    # time (docs/memory.md; Session B's `low_memory`). Off: every micro-batch saves a forward pass
+    gradient_checkpointing: bool = False
     report_to: str = "none"  # "none", "wandb", "trackio", "tensorboard" (when installed)
     seed: int = 0
     checkpoint_dir: str = ""  # where checkpoints go (resume); default artifacts/dpo/<hash of config + data>
@@ -106,7 +106,7 @@ def load_sft_policy(model_name: str, sft_adapter: str):
 
 def dpo_args(config: DPORunConfig, output_dir: str | Path, has_eval: bool, **overrides):
     """TRL's DPOConfig for a run: the workbook's choices (bf16 autocast only where native, see `precision_kwargs`;
-    gradient checkpointing as `config.gradient_checkpointing` says, on by default; a cosine schedule) plus
+    gradient checkpointing as `config.gradient_checkpointing` says, off by default; a cosine schedule) plus
     `config.extra`, then `overrides` (the benchmark times TRL's own defaults with them)."""
     from trl import DPOConfig
 
