@@ -86,8 +86,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 96, tem
     out: list[str | None] = [None] * len(prompts)
     dev = next(model.parameters()).device
     sampling = temperature > 0
-    gen_kwargs = dict(max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, do_sample=False,
-                      temperature=None, top_p=None, top_k=None)
+    gen_kwargs = dict(max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **GREEDY)
     generator = torch.Generator(device=dev).manual_seed(seed)
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     for batch in tqdm(batches, desc=desc, disable=not progress, unit="batch"):
@@ -105,6 +104,10 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 96, tem
 def answer_reports(model, tokenizer, reports: list[str], **kwargs) -> list[str]:
     """The model's triage answers to incident reports (the task's chat prompt around each report)."""
     return generate(model, tokenizer, [format_prompt(tokenizer, r) for r in reports], **kwargs)
+
+
+# HF's greedy decoding, with the model's own sampling defaults cleared (RowSampler draws when sampling)
+GREEDY = dict(do_sample=False, temperature=None, top_k=None, top_p=None)
 
 
 class RowSampler:
@@ -136,8 +139,7 @@ def sampling_kwargs(temperatures: list[float] | torch.Tensor, generator: torch.G
     from transformers import LogitsProcessorList
 
     temps = torch.as_tensor(temperatures, dtype=torch.float32)
-    return dict(do_sample=False, temperature=None, top_k=None, top_p=None,
-                logits_processor=LogitsProcessorList([RowSampler(temps, generator)]))
+    return dict(**GREEDY, logits_processor=LogitsProcessorList([RowSampler(temps, generator)]))
 
 
 @torch.inference_mode()
