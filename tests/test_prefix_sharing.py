@@ -107,3 +107,25 @@ def test_a_custom_collator_is_refused_in_one_line(tiny_sft, tmp_path):
         shared_prefix.trainer_class()(model=policy, ref_model=None, args=args,
                                       train_dataset=Dataset.from_list(_pairs(2)), processing_class=tok,
                                       data_collator=lambda rows: rows)
+
+
+def test_compiled_decoder_layers_give_the_eager_loss_and_gradients(tiny_sft, tmp_path, monkeypatch):
+    from datasets import Dataset
+
+    monkeypatch.setenv("WORKBOOK_PRECISION", "fp32")
+    base, sft = tiny_sft
+    torch._dynamo.utils.counters.clear()
+    out = {}
+    for compiled in (False, True):
+        config = training.DPORunConfig(model_name=str(base), sft_adapter=str(sft), batch_size=3, grad_accum=1,
+                                       max_steps=1, kl_prompts=0, nll_weight=0.5, compile_layers=compiled)
+        trainer = training.make_dpo_trainer(config, Dataset.from_list(_pairs(3)), output_dir=tmp_path / f"{compiled}")
+        layers = trainer.model.get_base_model().model.layers
+        assert all((layer._compiled_call_impl is not None) == compiled for layer in layers)
+        trainer.model.eval()  # no dropout: compiled code draws other masks than eager code
+        out[compiled] = _loss_and_grads(trainer, next(iter(trainer.get_train_dataloader())))
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0  # the compiled forward really ran
+    (loss_eager, grads_eager, _), (loss_compiled, grads_compiled, _) = out[False], out[True]
+    torch.testing.assert_close(loss_compiled, loss_eager, atol=1e-5, rtol=1e-4)
+    for g_c, g_e in zip(grads_compiled, grads_eager, strict=True):
+        torch.testing.assert_close(g_c, g_e, atol=1e-5, rtol=1e-4)

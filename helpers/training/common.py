@@ -22,6 +22,39 @@ def compact_lm_head(enabled: bool = True) -> None:
     trl_utils._use_triton = (lambda dev: True) if enabled else _use_triton
 
 
+# compiled variants of one decoder layer a training run needs: the first layer's input needs no gradient, the
+# reference pass runs without grad and with the "ref" adapter, evaluation without dropout; torch's default is 8
+COMPILED_VARIANTS = 32
+
+
+def compile_decoder_layers(model) -> int:
+    """Compile `model`'s decoder layers in place with torch.compile (regional compilation), for SFT and DPO
+    training; returns how many were compiled.
+
+    Why: on a CPU a training step is thousands of small ops; compiling fuses them (the casts, LoRA's scaling, the
+    norms and activations). All layers run the same code, so one compile serves them all: tens of seconds, where
+    the whole model took minutes per shape. Sequence lengths are dynamic, so a new length does not recompile. Torch
+    caches the compiled code by graph (TORCHINDUCTOR_CACHE_DIR, by default under the temporary folder).
+    """
+    import torch
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    names = set(getattr(base, "_no_split_modules", None) or ())
+    layers = [m for m in base.modules() if type(m).__name__ in names]
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, COMPILED_VARIANTS)
+    for layer in layers:
+        layer.compile(dynamic=True)
+    return len(layers)
+
+
+def eager():
+    """Context manager: compiled layers run eagerly inside (sampling with a KV cache, which training never does,
+    would otherwise compile new variants for a few calls)."""
+    import torch
+
+    return torch.compiler.set_stance("force_eager")
+
+
 def lora_config(r: int = 16, alpha: int = 32, dropout: float = 0.05):
     from peft import LoraConfig
 

@@ -30,6 +30,7 @@ from helpers.progress import duration, quiet_library_bars
 from helpers.training import shared_prefix
 from helpers.training.common import (
     compact_lm_head,
+    compile_decoder_layers,
     config_hash,
     data_line,
     last_checkpoint,
@@ -76,6 +77,9 @@ class DPORunConfig:
     # recompute activations in the backward pass instead of keeping them: the same gradients, less memory for more
     # time (docs/memory.md; Session B's `low_memory`). Off: every micro-batch saves a forward pass
     gradient_checkpointing: bool = False
+    # the decoder layers compiled with torch.compile (training.common.compile_decoder_layers): faster steps after a
+    # one-off compile; dropout draws differ from eager ones, so the weights are not bit-identical. False: eager
+    compile_layers: bool = True
     report_to: str = "none"  # "none", "wandb", "trackio", "tensorboard" (when installed)
     seed: int = 0
     checkpoint_dir: str = ""  # where checkpoints go (resume); default artifacts/dpo/<hash of config + data>
@@ -150,6 +154,8 @@ def make_dpo_trainer(config: DPORunConfig, train_dataset, eval_dataset=None, out
                                 train_dataset=train_dataset, eval_dataset=eval_dataset if has_eval else None,
                                 processing_class=tokenizer,
                                 callbacks=[*(callbacks or []), release_memory_callback()])
+    if config.compile_layers:
+        compile_decoder_layers(trainer.model)
     if "ref" not in trainer.model.peft_config:
         raise RuntimeError("TRL did not create the frozen 'ref' adapter; the reference would be the base model")
     # TRL drops a pair whose prompt alone fills max_length and cuts the others there: what it kept, counted

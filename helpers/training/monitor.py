@@ -12,6 +12,7 @@ import torch
 from helpers.generation import sampling_kwargs
 from helpers.models import load_model, trim_heap
 from helpers.progress import quiet_library_bars, status
+from helpers.training.common import eager
 
 
 def ref_adapter(model):
@@ -33,8 +34,10 @@ def policy_ref_kl(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
     # its own seeded generator: the global RNG is left as it was (dropout masks, when a learner turns dropout on,
     # and whatever a learner's next cell draws)
     generator = torch.Generator(device=dev).manual_seed(seed)
-    out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                         **sampling_kwargs([1.0] * len(prompts), generator))
+    # eager even where training compiled the layers: a few calls would compile new variants (a KV cache, no dropout)
+    with eager():
+        out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                             **sampling_kwargs([1.0] * len(prompts), generator))
     n_prompt = enc.input_ids.shape[1]
     completion = out[:, n_prompt:]
     is_eos = completion == tokenizer.eos_token_id
@@ -48,9 +51,10 @@ def policy_ref_kl(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
                        logits_to_keep=completion.shape[1] + 1).logits[:, :-1]
         return torch.log_softmax(logits.float(), -1).gather(-1, completion.unsqueeze(-1)).squeeze(-1)
 
-    policy = logps()
-    with ref_context(model):
-        ref = logps()
+    with eager():
+        policy = logps()
+        with ref_context(model):
+            ref = logps()
     if was_training:
         model.train()
     return float((((policy - ref) * mask).sum(1)).mean())

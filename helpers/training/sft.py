@@ -19,6 +19,7 @@ from helpers.progress import quiet_library_bars
 from helpers.task import build_messages, format_answer
 from helpers.training.common import (
     compact_lm_head,
+    compile_decoder_layers,
     config_hash,
     data_line,
     last_checkpoint,
@@ -40,12 +41,14 @@ def train_sft(examples: list[dict], output_dir: str | Path, model_name: str = DE
               learning_rate: float = 2e-4, batch_size: int = 2, grad_accum: int = 4, lora_r: int = 16, seed: int = 0,
               save_steps: int = 10, max_length: int = 384, report_to: str = "none",
               severity_weight: float = 1.0, lr_scheduler: str = "constant_with_warmup",
-              gradient_checkpointing: bool = False) -> Path:
+              gradient_checkpointing: bool = False, compile_layers: bool = False) -> Path:
     """LoRA SFT with TRL's SFTTrainer on gold answers; returns the adapter folder (output_dir/adapter).
 
     `severity_weight` > 1 weights the loss on the severity digit of each answer (see severity_weighted_trainer).
     Checkpoints every `save_steps` optimizer steps and resumes from the newest one when re-run. Gradient
     checkpointing (recomputing activations: less memory, more time) gives the same weights; it is off by default.
+    `compile_layers` compiles the decoder layers (training.common.compile_decoder_layers); off by default: unlike DPO's,
+    SFT steps were not faster compiled (docs/design-notes.md).
     """
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -69,6 +72,8 @@ def train_sft(examples: list[dict], output_dir: str | Path, model_name: str = DE
         trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(records),
                                 processing_class=tokenizer, peft_config=lora_config(r=lora_r),
                                 callbacks=[release_memory_callback()])  # the heap creeps up step by step, as in DPO
+    if compile_layers:
+        compile_decoder_layers(trainer.model)
     # TRL cuts each report at max_length and drops one left with no answer token: what it kept, counted and said
     counts = {"given": len(records), "kept": len(trainer.train_dataset),
               "dropped_too_long": len(records) - len(trainer.train_dataset), "max_length": max_length}
