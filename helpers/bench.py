@@ -83,25 +83,29 @@ def fresh_adapter(path: Path, seed: int = 0) -> Path:
     return path
 
 
-# the DPO settings before prefix sharing: one pair per micro-batch, prompt computed twice, activations recomputed
-BEFORE_SHARING = {"batch_size": 1, "share_prefix": False, "checkpointing": True}
+# the DPO settings before prefix sharing: one pair per micro-batch, prompt computed twice, activations recomputed,
+# layers run eagerly
+BEFORE_SHARING = {"batch_size": 1, "share_prefix": False, "checkpointing": True, "compile_layers": False}
 
 
 def dpo_throughput(adapter: Path, steps: int = 4, warmup: int = 1, separate_ref: bool = False,
                    trl_defaults: bool = False, batch_size: int | None = None, compact: bool = True, fp32: bool = False,
-                   checkpointing: bool | None = None, share_prefix: bool = True) -> dict:
-    """Trained tokens/s over `steps` optimizer steps (of one micro-batch each) after `warmup`, with the workbook's
-    DPO settings (in the machine's precision; `batch_size` and `checkpointing` default to DPORunConfig's; `fp32`
-    forces fp32, `trl_defaults` uses TRL's bf16 + gradient checkpointing, `share_prefix=False` TRL's batches)."""
+                   checkpointing: bool | None = None, share_prefix: bool = True,
+                   compile_layers: bool | None = None) -> dict:
+    """Trained tokens/s over `steps` optimizer steps (of one micro-batch each) after `warmup` (where compiled layers
+    compile), with the workbook's DPO settings (in the machine's precision; `batch_size`, `checkpointing` and
+    `compile_layers` default to DPORunConfig's; `fp32` forces fp32, `trl_defaults` uses TRL's bf16 + gradient
+    checkpointing, `share_prefix=False` TRL's batches)."""
     from datasets import Dataset
     from transformers import TrainerCallback
 
     defaults = DPORunConfig()
     batch_size = defaults.batch_size if batch_size is None else batch_size
     checkpointing = defaults.gradient_checkpointing if checkpointing is None else checkpointing
+    compile_layers = defaults.compile_layers if compile_layers is None else compile_layers
     config = DPORunConfig(sft_adapter=str(adapter), batch_size=batch_size, grad_accum=1, max_steps=steps + warmup,
                           save_steps=10_000, logging_steps=10_000, compact_lm_head=compact, share_prefix=share_prefix,
-                          gradient_checkpointing=checkpointing,
+                          gradient_checkpointing=checkpointing, compile_layers=compile_layers,
                           precompute_ref=False)  # the reference forward is timed in every step, as MFU counts it
     overrides = {"bf16": True, "gradient_checkpointing": True} if trl_defaults else {}
     if fp32:
@@ -133,7 +137,8 @@ def dpo_throughput(adapter: Path, steps: int = 4, warmup: int = 1, separate_ref:
     measured = times[warmup:]
     return {"step_seconds": sum(measured) / len(measured), "tokens_per_step": tokens_per_step,
             "tokens_per_second": tokens_per_step * len(measured) / sum(measured), "steps_timed": len(measured),
-            "batch_size": batch_size, "checkpointing": checkpointing, "share_prefix": share_prefix}
+            "batch_size": batch_size, "checkpointing": checkpointing, "share_prefix": share_prefix,
+            "compile_layers": compile_layers}
 
 
 def sft_throughput(batch_size: int, grad_accum: int, checkpointing: bool, n: int = 24) -> dict:
@@ -302,6 +307,7 @@ def main(argv=None) -> int:
         # each lever turned back, one at a time, in this run: "ratio" is the workbook's tokens/s over the lever's
         levers = {"prefix sharing": {"share_prefix": False}, "micro-batch": {"batch_size": 1},
                   "checkpointing off": {"checkpointing": True}, "compact LM head": {"compact": False},
+                  "compiled layers": {"compile_layers": False},
                   "all of them (the settings before prefix sharing)": BEFORE_SHARING}
         if out["precision"]["name"] != "fp32":
             levers[f"{out['precision']['name']} autocast"] = {"fp32": True}
@@ -346,7 +352,8 @@ def print_table(out: dict) -> None:
          f"{bf16 / out['matmul_fp32_gflops']:.2f}x fp32" if bf16 else "no bf16 flag: emulated, not timed"),
         ("DPO training", f"{dpo['tokens_per_second']:.0f} trained tokens/s",
          f"{dpo['step_seconds']:.1f} s/micro-batch of {dpo.get('batch_size', 1)} ({prec['name']}, prompt shared, "
-         f"checkpointing {'on' if dpo.get('checkpointing') else 'off'})"),
+         f"checkpointing {'on' if dpo.get('checkpointing') else 'off'}, layers "
+         f"{'compiled' if dpo.get('compile_layers') else 'eager'})"),
         (f"DPO MFU vs the {prec['name']} bound", f"{100 * dpo['mfu']:.0f}%", ""),
         ("DPO MFU vs the fp32 bound", f"{100 * dpo['mfu_vs_fp32_bound']:.0f}%", ""),
     ]

@@ -6,6 +6,9 @@ import torch
 # No hub is reachable here; fail fast instead of waiting on network timeouts.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# training runs eagerly here: compiling each tiny model's layers costs more than its steps; the compiled path has its
+# own tests (test_prefix_sharing.py), which turn it back on
+os.environ.setdefault("WORKBOOK_COMPILE", "0")
 
 
 @pytest.fixture(scope="session")

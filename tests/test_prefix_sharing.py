@@ -109,16 +109,19 @@ def test_a_custom_collator_is_refused_in_one_line(tiny_sft, tmp_path):
                                       data_collator=lambda rows: rows)
 
 
-def test_compiled_decoder_layers_give_the_eager_loss_and_gradients(tiny_sft, tmp_path, monkeypatch):
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_compiled_decoder_layers_give_the_eager_loss_and_gradients(tiny_sft, tmp_path, monkeypatch, checkpointing):
     from datasets import Dataset
 
     monkeypatch.setenv("WORKBOOK_PRECISION", "fp32")
+    monkeypatch.setenv("WORKBOOK_COMPILE", "1")
     base, sft = tiny_sft
     torch._dynamo.utils.counters.clear()
     out = {}
     for compiled in (False, True):
         config = training.DPORunConfig(model_name=str(base), sft_adapter=str(sft), batch_size=3, grad_accum=1,
-                                       max_steps=1, kl_prompts=0, nll_weight=0.5, compile_layers=compiled)
+                                       max_steps=1, kl_prompts=0, nll_weight=0.5, compile_layers=compiled,
+                                       gradient_checkpointing=checkpointing)
         trainer = training.make_dpo_trainer(config, Dataset.from_list(_pairs(3)), output_dir=tmp_path / f"{compiled}")
         layers = trainer.model.get_base_model().model.layers
         assert all((layer._compiled_call_impl is not None) == compiled for layer in layers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from helpers.cache import content_hash
 from helpers.cache import last_checkpoint as last_checkpoint  # re-exported: SFT and DPO resume with it
 from helpers.models import trim_heap
@@ -35,16 +37,29 @@ def compile_decoder_layers(model) -> int:
     norms and activations). All layers run the same code, so one compile serves them all: tens of seconds, where
     the whole model took minutes per shape. Sequence lengths are dynamic, so a new length does not recompile. Torch
     caches the compiled code by graph (TORCHINDUCTOR_CACHE_DIR, by default under the temporary folder).
+    WORKBOOK_COMPILE=0 in the environment leaves the layers eager (the test suite's tiny models, where compiling
+    costs more than it saves).
     """
     import torch
+
+    if not compiles(True):
+        return 0
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     names = set(getattr(base, "_no_split_modules", None) or ())
     layers = [m for m in base.modules() if type(m).__name__ in names]
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, COMPILED_VARIANTS)
+    # compile in this process: a pool of compile workers holds hundreds of MB beside the kernel, for little speed
+    torch._inductor.config.compile_threads = 1
     for layer in layers:
         layer.compile(dynamic=True)
     return len(layers)
+
+
+def compiles(requested: bool) -> bool:
+    """Whether a run asking for compiled layers gets them (not where WORKBOOK_COMPILE=0): part of its cache key, since
+    compiled dropout draws other masks."""
+    return requested and os.environ.get("WORKBOOK_COMPILE", "1") != "0"
 
 
 def eager():

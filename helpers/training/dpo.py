@@ -31,6 +31,7 @@ from helpers.training import shared_prefix
 from helpers.training.common import (
     compact_lm_head,
     compile_decoder_layers,
+    compiles,
     config_hash,
     data_line,
     last_checkpoint,
@@ -247,7 +248,7 @@ def run_key(config: DPORunConfig, train_dataset, eval_dataset=None, kl_prompts: 
     training and validation pairs, the KL prompts and the precision. Its checkpoints live under this key."""
 
     settings = {**asdict(config), "sft_adapter": adapter_digest(config.sft_adapter) if config.sft_adapter else "",
-                "checkpoint_dir": ""}
+                "checkpoint_dir": "", "compile_layers": compiles(config.compile_layers)}
     return config_hash({**settings, "data": preference_hash(train_dataset),
                         "eval": preference_hash(eval_dataset) if eval_dataset is not None else "",
                         "kl_prompts": kl_prompts or [], "precision": precision_used()["name"]})
