@@ -42,14 +42,15 @@ def train_sft(examples: list[dict], output_dir: str | Path, model_name: str = DE
               learning_rate: float = 2e-4, batch_size: int = 2, grad_accum: int = 4, lora_r: int = 16, seed: int = 0,
               save_steps: int = 10, max_length: int = 384, report_to: str = "none",
               severity_weight: float = 1.0, lr_scheduler: str = "constant_with_warmup",
-              gradient_checkpointing: bool = False, compile_layers: bool = True) -> Path:
+              gradient_checkpointing: bool = False, compile_layers: bool = False) -> Path:
     """LoRA SFT with TRL's SFTTrainer on gold answers; returns the adapter folder (output_dir/adapter).
 
     `severity_weight` > 1 weights the loss on the severity digit of each answer (see severity_weighted_trainer).
     Checkpoints every `save_steps` optimizer steps and resumes from the newest one when re-run. Gradient
     checkpointing (recomputing activations: less memory, more time) gives the same weights; it is off by default.
-    `compile_layers` compiles the decoder layers (training.common.compile_decoder_layers): about the same speed as eager
-    here, but the compiled backward keeps fewer activations (docs/design-notes.md); other dropout draws.
+    `compile_layers` compiles the decoder layers (training.common.compile_decoder_layers): a little less memory, no
+    faster, and other dropout draws, which in a full run gave a much weaker SFT model; off by default
+    (docs/design-notes.md).
     """
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
