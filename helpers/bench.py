@@ -88,7 +88,7 @@ def fresh_adapter(path: Path, seed: int = 0) -> Path:
 BEFORE_SHARING = {"batch_size": 1, "share_prefix": False, "checkpointing": True, "compile_layers": False}
 
 
-def dpo_throughput(adapter: Path, steps: int = 4, warmup: int = 1, separate_ref: bool = False,
+def dpo_throughput(adapter: Path, steps: int = 4, warmup: int = 2, separate_ref: bool = False,
                    trl_defaults: bool = False, batch_size: int | None = None, compact: bool = True, fp32: bool = False,
                    checkpointing: bool | None = None, share_prefix: bool = True,
                    compile_layers: bool | None = None) -> dict:
