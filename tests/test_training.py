@@ -223,8 +223,7 @@ def test_beta_demo_reports_margin_and_kl(tiny_sft, tmp_path):
     table = training.beta_demo(config, Dataset.from_list(_rows(4)), [0.05, 5.0], steps=2,
                                kl_prompts=["<|im_start|>user\nx<|im_end|>\n"], out_dir=tmp_path / "beta")
     assert list(table["beta"]) == [0.05, 5.0]
-    # the trained policy is not the reference; one 8-token sample per beta can give a negative estimate
-    assert ((table["KL(pi_theta || pi_ref)"] != 0) & table["KL(pi_theta || pi_ref)"].notna()).all()
+    assert (table["KL(pi_theta || pi_ref)"] > 0).all()
     assert set(table.columns) >= {"train reward margin", "train loss"}
 
 

@@ -37,13 +37,10 @@ def compile_decoder_layers(model) -> int:
     norms and activations). All layers run the same code, so one compile serves them all: tens of seconds, where
     the whole model took minutes per shape. Sequence lengths are dynamic, so a new length does not recompile. Torch
     caches the compiled code by graph (TORCHINDUCTOR_CACHE_DIR, by default under the temporary folder).
-    WORKBOOK_COMPILE=0 in the environment leaves the layers eager (the test suite's tiny models, where compiling
+    Callers ask `compiles` first, which WORKBOOK_COMPILE=0 turns down (the test suite's tiny models, where compiling
     costs more than it saves).
     """
     import torch
-
-    if not compiles(True):
-        return 0
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     names = set(getattr(base, "_no_split_modules", None) or ())

@@ -155,7 +155,7 @@ def make_dpo_trainer(config: DPORunConfig, train_dataset, eval_dataset=None, out
                                 train_dataset=train_dataset, eval_dataset=eval_dataset if has_eval else None,
                                 processing_class=tokenizer,
                                 callbacks=[*(callbacks or []), release_memory_callback()])
-    if config.compile_layers:
+    if compiles(config.compile_layers):
         compile_decoder_layers(trainer.model)
     if "ref" not in trainer.model.peft_config:
         raise RuntimeError("TRL did not create the frozen 'ref' adapter; the reference would be the base model")

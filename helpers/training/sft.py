@@ -74,7 +74,7 @@ def train_sft(examples: list[dict], output_dir: str | Path, model_name: str = DE
         trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(records),
                                 processing_class=tokenizer, peft_config=lora_config(r=lora_r),
                                 callbacks=[release_memory_callback()])  # the heap creeps up step by step, as in DPO
-    if compile_layers:
+    if compiles(compile_layers):
         compile_decoder_layers(trainer.model)
     # TRL cuts each report at max_length and drops one left with no answer token: what it kept, counted and said
     counts = {"given": len(records), "kept": len(trainer.train_dataset),
