@@ -85,17 +85,18 @@ def fresh_adapter(path: Path, seed: int = 0) -> Path:
 
 # the DPO settings before prefix sharing: one pair per micro-batch, prompt computed twice, activations recomputed,
 # layers run eagerly
-BEFORE_SHARING = {"batch_size": 1, "share_prefix": False, "checkpointing": True, "compile_layers": False}
+BEFORE_SHARING = {"batch_size": 1, "share_prefix": False, "checkpointing": True, "compile_layers": False,
+                  "frozen_bf16": False}
 
 
 def dpo_throughput(adapter: Path, steps: int = 4, warmup: int = 2, separate_ref: bool = False,
                    trl_defaults: bool = False, batch_size: int | None = None, compact: bool = True, fp32: bool = False,
                    checkpointing: bool | None = None, share_prefix: bool = True,
-                   compile_layers: bool | None = None) -> dict:
+                   compile_layers: bool | None = None, frozen_bf16: bool | None = None) -> dict:
     """Trained tokens/s over `steps` optimizer steps (of one micro-batch each) after `warmup` (where compiled layers
-    compile), with the workbook's DPO settings (in the machine's precision; `batch_size`, `checkpointing` and
-    `compile_layers` default to DPORunConfig's; `fp32` forces fp32, `trl_defaults` uses TRL's bf16 + gradient
-    checkpointing, `share_prefix=False` TRL's batches)."""
+    compile), with the workbook's DPO settings (in the machine's precision; `batch_size`, `checkpointing`,
+    `compile_layers` and `frozen_bf16` (its frozen_in_autocast_dtype) default to DPORunConfig's; `fp32` forces
+    fp32, `trl_defaults` uses TRL's bf16 + gradient checkpointing, `share_prefix=False` TRL's batches)."""
     from datasets import Dataset
     from transformers import TrainerCallback
 
@@ -103,9 +104,11 @@ def dpo_throughput(adapter: Path, steps: int = 4, warmup: int = 2, separate_ref:
     batch_size = defaults.batch_size if batch_size is None else batch_size
     checkpointing = defaults.gradient_checkpointing if checkpointing is None else checkpointing
     compile_layers = defaults.compile_layers if compile_layers is None else compile_layers
+    frozen_bf16 = defaults.frozen_in_autocast_dtype if frozen_bf16 is None else frozen_bf16
     config = DPORunConfig(sft_adapter=str(adapter), batch_size=batch_size, grad_accum=1, max_steps=steps + warmup,
                           save_steps=10_000, logging_steps=10_000, compact_lm_head=compact, share_prefix=share_prefix,
                           gradient_checkpointing=checkpointing, compile_layers=compile_layers,
+                          frozen_in_autocast_dtype=frozen_bf16,
                           precompute_ref=False)  # the reference forward is timed in every step, as MFU counts it
     overrides = {"bf16": True, "gradient_checkpointing": True} if trl_defaults else {}
     if fp32:
@@ -138,7 +141,7 @@ def dpo_throughput(adapter: Path, steps: int = 4, warmup: int = 2, separate_ref:
     return {"step_seconds": sum(measured) / len(measured), "tokens_per_step": tokens_per_step,
             "tokens_per_second": tokens_per_step * len(measured) / sum(measured), "steps_timed": len(measured),
             "batch_size": batch_size, "checkpointing": checkpointing, "share_prefix": share_prefix,
-            "compile_layers": compile_layers}
+            "compile_layers": compile_layers, "frozen_bf16": frozen_bf16}
 
 
 def sft_throughput(batch_size: int, grad_accum: int, checkpointing: bool, n: int = 24) -> dict:
@@ -310,6 +313,7 @@ def main(argv=None) -> int:
                   "compiled layers": {"compile_layers": False},
                   "all of them (the settings before prefix sharing)": BEFORE_SHARING}
         if out["precision"]["name"] != "fp32":
+            levers["frozen weights stored in bf16"] = {"frozen_bf16": False}
             levers[f"{out['precision']['name']} autocast"] = {"fp32": True}
         out["dpo_levers"] = {}
         for name, change in levers.items():
@@ -317,7 +321,7 @@ def main(argv=None) -> int:
             out["dpo_levers"][name] = {**result, "ratio": dpo["tokens_per_second"] / result["tokens_per_second"]}
         if not args.skip_trl_defaults and check["native"]:
             slow = dpo_throughput(adapter, steps=1, warmup=1, trl_defaults=True, compact=False, share_prefix=False,
-                                  batch_size=1)
+                                  batch_size=1, frozen_bf16=False)
             out["dpo_trl_defaults"] = slow
             out["dpo_speedup_vs_trl_defaults"] = dpo["tokens_per_second"] / slow["tokens_per_second"]
         out["sft"] = {"workbook": sft_throughput(2, 4, False), "micro-batch 4": sft_throughput(4, 2, False),

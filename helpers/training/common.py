@@ -59,6 +59,53 @@ def compiles(requested: bool) -> bool:
     return requested and os.environ.get("WORKBOOK_COMPILE", "1") != "0"
 
 
+def store_frozen_weights(model, args) -> int:
+    """Store the frozen Linear weights of a model about to train in the dtype its trainer autocasts to (`args`, the
+    trainer's arguments: bf16 on a CPU that does it natively); returns how many were stored so (0 without autocast).
+
+    Why: autocast casts each fp32 weight to bf16 at every matmul, forward and backward; stored in bf16 they are cast
+    once, the same arithmetic (tests check the loss and gradients) in half the memory. The embeddings (tied to the LM
+    head), norms and LoRA adapters stay fp32: the residual stream and the trained weights keep their precision. The
+    other frozen tensors are copied out of the model file's memory map, so that its pages leave resident memory.
+    """
+    import torch
+
+    dtype = torch.bfloat16 if args.bf16 else torch.float16 if args.fp16 else None
+    if dtype is None:
+        return 0
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    embedding = base.get_input_embeddings().weight
+    stored = 0
+    for name, module in base.named_modules():
+        weight = getattr(module, "weight", None)
+        if (isinstance(module, torch.nn.Linear) and "lora_" not in name and weight is not embedding
+                and not weight.requires_grad and weight.dtype == torch.float32):
+            module.weight = torch.nn.Parameter(weight.detach().to(dtype), requires_grad=False)
+            if module.bias is not None and not module.bias.requires_grad:
+                module.bias = torch.nn.Parameter(module.bias.detach().to(dtype), requires_grad=False)
+            stored += 1
+    for tensor in (*base.parameters(), *base.buffers()):
+        if not tensor.requires_grad:
+            tensor.data = tensor.data.clone()
+    return stored
+
+
+def compute_dtype_context(model):
+    """Autocast to the dtype of `model`'s stored frozen weights where they are lower than its embeddings' (after
+    `store_frozen_weights`), else nothing: code that runs the training model outside the trainer (the KL monitor)
+    then computes as training does, instead of meeting bf16 weights with fp32 inputs."""
+    import contextlib
+
+    import torch
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    embedding = base.get_input_embeddings().weight
+    lower = next((p.dtype for p in base.parameters() if p.itemsize < embedding.itemsize), None)
+    if lower is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=embedding.device.type, dtype=lower)
+
+
 def eager():
     """Context manager: compiled layers run eagerly inside (sampling with a KV cache, which training never does,
     would otherwise compile new variants for a few calls)."""

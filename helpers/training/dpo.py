@@ -36,6 +36,7 @@ from helpers.training.common import (
     data_line,
     last_checkpoint,
     release_memory_callback,
+    store_frozen_weights,
 )
 from helpers.training.monitor import kl_callback_class, log_frame, policy_ref_kl, policy_with_reference
 
@@ -81,6 +82,9 @@ class DPORunConfig:
     # the decoder layers compiled with torch.compile (training.common.compile_decoder_layers): faster steps after a
     # one-off compile; dropout draws differ from eager ones, so the weights are not bit-identical. False: eager
     compile_layers: bool = True
+    # frozen base weights stored in the autocast dtype where training runs under autocast (bf16 on a CPU with native
+    # bf16; training.common.store_frozen_weights): the same arithmetic in less memory. False: fp32, cast per op
+    frozen_in_autocast_dtype: bool = True
     report_to: str = "none"  # "none", "wandb", "trackio", "tensorboard" (when installed)
     seed: int = 0
     checkpoint_dir: str = ""  # where checkpoints go (resume); default artifacts/dpo/<hash of config + data>
@@ -155,6 +159,8 @@ def make_dpo_trainer(config: DPORunConfig, train_dataset, eval_dataset=None, out
                                 train_dataset=train_dataset, eval_dataset=eval_dataset if has_eval else None,
                                 processing_class=tokenizer,
                                 callbacks=[*(callbacks or []), release_memory_callback()])
+    if config.frozen_in_autocast_dtype:
+        store_frozen_weights(trainer.model, trainer.args)
     if compiles(config.compile_layers):
         compile_decoder_layers(trainer.model)
     if "ref" not in trainer.model.peft_config:

@@ -12,7 +12,7 @@ import torch
 from helpers.generation import sampling_kwargs
 from helpers.models import load_model, trim_heap
 from helpers.progress import quiet_library_bars, status
-from helpers.training.common import eager
+from helpers.training.common import compute_dtype_context, eager
 
 
 def ref_adapter(model):
@@ -35,7 +35,7 @@ def policy_ref_kl(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
     # and whatever a learner's next cell draws)
     generator = torch.Generator(device=dev).manual_seed(seed)
     # eager even where training compiled the layers: a few calls would compile new variants (a KV cache, no dropout)
-    with eager():
+    with eager(), compute_dtype_context(model):
         out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                              **sampling_kwargs([1.0] * len(prompts), generator))
     n_prompt = enc.input_ids.shape[1]
@@ -51,7 +51,7 @@ def policy_ref_kl(model, tokenizer, prompts: list[str], max_new_tokens: int = 64
                        logits_to_keep=completion.shape[1] + 1).logits[:, :-1]
         return torch.log_softmax(logits.float(), -1).gather(-1, completion.unsqueeze(-1)).squeeze(-1)
 
-    with eager():
+    with eager(), compute_dtype_context(model):
         policy = logps()
         with ref_context(model):
             ref = logps()

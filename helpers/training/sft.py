@@ -26,6 +26,7 @@ from helpers.training.common import (
     last_checkpoint,
     lora_config,
     release_memory_callback,
+    store_frozen_weights,
 )
 
 
@@ -42,7 +43,8 @@ def train_sft(examples: list[dict], output_dir: str | Path, model_name: str = DE
               learning_rate: float = 2e-4, batch_size: int = 2, grad_accum: int = 4, lora_r: int = 16, seed: int = 0,
               save_steps: int = 10, max_length: int = 384, report_to: str = "none",
               severity_weight: float = 1.0, lr_scheduler: str = "constant_with_warmup",
-              gradient_checkpointing: bool = False, compile_layers: bool = False) -> Path:
+              gradient_checkpointing: bool = False, compile_layers: bool = False,
+              frozen_in_autocast_dtype: bool = True) -> Path:
     """LoRA SFT with TRL's SFTTrainer on gold answers; returns the adapter folder (output_dir/adapter).
 
     `severity_weight` > 1 weights the loss on the severity digit of each answer (see severity_weighted_trainer).
@@ -50,7 +52,8 @@ def train_sft(examples: list[dict], output_dir: str | Path, model_name: str = DE
     checkpointing (recomputing activations: less memory, more time) gives the same weights; it is off by default.
     `compile_layers` compiles the decoder layers (training.common.compile_decoder_layers): a little less memory, no
     faster, and other dropout draws, which in a full run gave a much weaker SFT model; off by default
-    (docs/design-notes.md).
+    (docs/design-notes.md). `frozen_in_autocast_dtype` stores the frozen base weights in bf16 where training runs
+    under bf16 autocast (training.common.store_frozen_weights): the same weights in less memory.
     """
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -74,6 +77,8 @@ def train_sft(examples: list[dict], output_dir: str | Path, model_name: str = DE
         trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(records),
                                 processing_class=tokenizer, peft_config=lora_config(r=lora_r),
                                 callbacks=[release_memory_callback()])  # the heap creeps up step by step, as in DPO
+    if frozen_in_autocast_dtype:
+        store_frozen_weights(trainer.model, trainer.args)
     if compiles(compile_layers):
         compile_decoder_layers(trainer.model)
     # TRL cuts each report at max_length and drops one left with no answer token: what it kept, counted and said
@@ -146,7 +151,7 @@ def severity_weighted_trainer(tokenizer, weight: float):
 
 # settings that do not change the trained weights (gradient checkpointing recomputes the same activations with
 # the same dropout draws: tests/test_training.py checks), so a cached adapter is reused across them
-NOT_IN_KEY = ("model_name", "report_to", "save_steps", "gradient_checkpointing")
+NOT_IN_KEY = ("model_name", "report_to", "save_steps", "gradient_checkpointing", "frozen_in_autocast_dtype")
 
 
 def bootstrap_sft(examples: list[dict], model_name: str = DEFAULT_MODEL, cache_root: Path | None = None,

@@ -1,0 +1,79 @@
+"""Frozen base weights stored in bf16 (training.common.store_frozen_weights) must change memory only: under bf16
+autocast the DPO loss and LoRA gradients, and the SFT's trained weights, equal those of fp32 weights cast at every op;
+the KL monitor runs on the stored model; where training does not autocast nothing is stored."""
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from helpers import training
+from helpers.training.common import store_frozen_weights
+from tests.test_prefix_sharing import _loss_and_grads, _pairs
+
+
+def _dpo_loss_and_grads(config, rows, tmp_path):
+    from datasets import Dataset
+
+    out = {}
+    for stored in (False, True):
+        cfg = training.DPORunConfig(**{**config.__dict__, "frozen_in_autocast_dtype": stored})
+        trainer = training.make_dpo_trainer(cfg, Dataset.from_list(rows), output_dir=tmp_path / f"out-{stored}")
+        frozen = {p.dtype for n, p in trainer.model.named_parameters() if "base_layer" in n}
+        assert frozen == ({torch.bfloat16} if stored else {torch.float32})
+        assert trainer.model.get_input_embeddings().weight.dtype == torch.float32  # the residual stream stays fp32
+        trainer.model.eval()  # no dropout: the comparison is of the arithmetic
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out[stored] = _loss_and_grads(trainer, next(iter(trainer.get_train_dataloader())))
+    (loss_cast, grads_cast, _), (loss_stored, grads_stored, _) = out[False], out[True]
+    assert torch.equal(loss_stored, loss_cast)
+    assert all(torch.equal(s, c) for s, c in zip(grads_stored, grads_cast, strict=True))
+    return trainer
+
+
+def test_stored_bf16_weights_give_the_same_dpo_loss_and_gradients_on_the_tiny_model(tiny_sft, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_PRECISION", "bf16")
+    base, sft = tiny_sft
+    config = training.DPORunConfig(model_name=str(base), sft_adapter=str(sft), batch_size=3, grad_accum=1,
+                                   max_steps=1, kl_prompts=0, nll_weight=0.5)
+    trainer = _dpo_loss_and_grads(config, _pairs(3), tmp_path)
+    # the KL monitor runs the stored model outside the trainer's autocast: it autocasts itself
+    prompts = ["<|im_start|>user\nsearch-api is down<|im_end|>\n<|im_start|>assistant\n"] * 2
+    kl = training.policy_ref_kl(trainer.model, trainer.processing_class, prompts, max_new_tokens=4)
+    assert kl == pytest.approx(kl) and abs(kl) < 1e3
+
+
+def test_stored_bf16_weights_give_the_same_dpo_loss_and_gradients_on_the_real_model(tmp_path, monkeypatch):
+    from helpers.bench import bench_rows, fresh_adapter
+
+    monkeypatch.setenv("WORKBOOK_PRECISION", "bf16")
+    adapter = fresh_adapter(tmp_path / "adapter")
+    config = training.DPORunConfig(sft_adapter=str(adapter), batch_size=2, grad_accum=1, max_steps=1, kl_prompts=0)
+    _dpo_loss_and_grads(config, bench_rows(2), tmp_path)
+
+
+def test_stored_bf16_weights_train_the_same_sft_adapter(tiny_sft, tmp_path, monkeypatch):
+    from helpers.task import load_split
+
+    monkeypatch.setenv("WORKBOOK_PRECISION", "bf16")
+    base, _ = tiny_sft
+    examples = load_split("sft")[:4]
+    weights = {}
+    for stored in (True, False):
+        adapter = training.train_sft(examples, tmp_path / str(stored), model_name=str(base), batch_size=2,
+                                     grad_accum=1, severity_weight=50.0, save_steps=100,
+                                     frozen_in_autocast_dtype=stored)
+        weights[stored] = load_file(adapter / "adapter_model.safetensors")
+    assert weights[True].keys() == weights[False].keys()
+    for name, value in weights[True].items():
+        assert torch.equal(value, weights[False][name]), name
+    assert any(v.abs().sum() > 0 for k, v in weights[True].items() if "lora_B" in k)  # it trained
+
+
+def test_nothing_is_stored_where_training_does_not_autocast(tiny_sft, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_PRECISION", "fp32")
+    base, sft = tiny_sft
+    policy, _ = training.load_sft_policy(str(base), str(sft))
+    config = training.DPORunConfig(model_name=str(base), sft_adapter=str(sft))
+    args = training.dpo_args(config, tmp_path, has_eval=False)
+    assert not args.bf16 and store_frozen_weights(policy, args) == 0
+    assert {p.dtype for p in policy.parameters()} == {torch.float32}
