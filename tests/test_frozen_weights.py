@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from helpers import training
 from helpers.training.common import store_frozen_weights
-from tests.test_prefix_sharing import _loss_and_grads, _pairs
+from tests.test_prefix_sharing import _loss_and_grads, _pairs, assert_same_loss_and_grads
 
 
 def _dpo_loss_and_grads(config, rows, tmp_path):
@@ -24,9 +24,7 @@ def _dpo_loss_and_grads(config, rows, tmp_path):
         trainer.model.eval()  # no dropout: the comparison is of the arithmetic
         with torch.autocast("cpu", dtype=torch.bfloat16):
             out[stored] = _loss_and_grads(trainer, next(iter(trainer.get_train_dataloader())))
-    (loss_cast, grads_cast, _), (loss_stored, grads_stored, _) = out[False], out[True]
-    assert torch.equal(loss_stored, loss_cast)
-    assert all(torch.equal(s, c) for s, c in zip(grads_stored, grads_cast, strict=True))
+    assert_same_loss_and_grads(out[True], out[False], atol=0, rtol=0)  # bit for bit
     return trainer
 
 
@@ -77,3 +75,17 @@ def test_nothing_is_stored_where_training_does_not_autocast(tiny_sft, tmp_path, 
     args = training.dpo_args(config, tmp_path, has_eval=False)
     assert not args.bf16 and store_frozen_weights(policy, args) == 0
     assert {p.dtype for p in policy.parameters()} == {torch.float32}
+
+
+def test_file_pages_are_given_back_only_inside_a_mapped_file_and_the_tensor_reads_the_same(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from helpers.training.common import mapped_files, release_file_pages
+
+    save_file({"w": torch.arange(4 * 1024 * 1024, dtype=torch.float32)}, tmp_path / "m.safetensors")
+    mapped_tensor = load_file(tmp_path / "m.safetensors")["w"]  # memory-mapped, as transformers loads weights
+    ranges = mapped_files()
+    assert release_file_pages(mapped_tensor, ranges)
+    assert torch.equal(mapped_tensor, torch.arange(4 * 1024 * 1024, dtype=torch.float32))  # read again from the file
+    in_memory = torch.ones(1024 * 1024)
+    assert not release_file_pages(in_memory, ranges) and bool((in_memory == 1).all())

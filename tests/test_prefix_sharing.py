@@ -48,6 +48,14 @@ def _loss_and_grads(trainer, batch):
     return loss.detach(), [p.grad.clone() for p in trainer.model.parameters() if p.requires_grad], metrics
 
 
+def assert_same_loss_and_grads(got, want, atol=1e-5, rtol=1e-4):
+    """Two (loss, LoRA gradients, ...) results agree within the tolerances (0 and 0: bit for bit)."""
+    torch.testing.assert_close(got[0], want[0], atol=atol, rtol=rtol)
+    assert len(got[1]) == len(want[1])
+    for g_got, g_want in zip(got[1], want[1], strict=True):
+        torch.testing.assert_close(g_got, g_want, atol=atol, rtol=rtol)
+
+
 def _compare(config, rows, tmp_path, atol=1e-5, rtol=1e-4):
     from datasets import Dataset
 
@@ -59,10 +67,8 @@ def _compare(config, rows, tmp_path, atol=1e-5, rtol=1e-4):
         assert (shared_prefix.KEY in batch) == share
         out[share] = (*_loss_and_grads(trainer, batch), batch)
         counts = trainer.data_counts["train"]
-    (loss_plain, grads_plain, m_plain, batch), (loss_shared, grads_shared, m_shared, packed) = out[False], out[True]
-    torch.testing.assert_close(loss_shared, loss_plain, atol=atol, rtol=rtol)
-    for g_s, g_p in zip(grads_shared, grads_plain, strict=True):
-        torch.testing.assert_close(g_s, g_p, atol=atol, rtol=rtol)
+    (_, _, m_plain, batch), (_, _, m_shared, packed) = out[False], out[True]
+    assert_same_loss_and_grads(out[True], out[False], atol=atol, rtol=rtol)
     for key in ("rewards/margins", "logps/chosen", "logps/rejected", "entropy", "mean_token_accuracy"):
         assert m_shared[key] == pytest.approx(m_plain[key], rel=1e-4, abs=1e-4), key
     # the packed rows hold fewer tokens than TRL's two sequences per pair
@@ -128,7 +134,4 @@ def test_compiled_decoder_layers_give_the_eager_loss_and_gradients(tiny_sft, tmp
         trainer.model.eval()  # no dropout: compiled code draws other masks than eager code
         out[compiled] = _loss_and_grads(trainer, next(iter(trainer.get_train_dataloader())))
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0  # the compiled forward really ran
-    (loss_eager, grads_eager, _), (loss_compiled, grads_compiled, _) = out[False], out[True]
-    torch.testing.assert_close(loss_compiled, loss_eager, atol=1e-5, rtol=1e-4)
-    for g_c, g_e in zip(grads_compiled, grads_eager, strict=True):
-        torch.testing.assert_close(g_c, g_e, atol=1e-5, rtol=1e-4)
+    assert_same_loss_and_grads(out[True], out[False])

@@ -65,8 +65,9 @@ def store_frozen_weights(model, args) -> int:
 
     Why: autocast casts each fp32 weight to bf16 at every matmul, forward and backward; stored in bf16 they are cast
     once, the same arithmetic (tests check the loss and gradients) in half the memory. The embeddings (tied to the LM
-    head), norms and LoRA adapters stay fp32: the residual stream and the trained weights keep their precision. The
-    other frozen tensors are copied out of the model file's memory map, so that its pages leave resident memory.
+    head), norms and LoRA adapters stay fp32: the residual stream and the trained weights keep their precision.
+    The fp32 weights mapped from the model file give their pages back as each copy is made (`release_file_pages`):
+    the mapping lasts as long as any tensor in it, so every page the cast read would otherwise stay resident.
     """
     import torch
 
@@ -75,19 +76,43 @@ def store_frozen_weights(model, args) -> int:
         return 0
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     embedding = base.get_input_embeddings().weight
+    mapped = mapped_files()
     stored = 0
     for name, module in base.named_modules():
         weight = getattr(module, "weight", None)
         if (isinstance(module, torch.nn.Linear) and "lora_" not in name and weight is not embedding
                 and not weight.requires_grad and weight.dtype == torch.float32):
             module.weight = torch.nn.Parameter(weight.detach().to(dtype), requires_grad=False)
+            release_file_pages(weight, mapped)
             if module.bias is not None and not module.bias.requires_grad:
                 module.bias = torch.nn.Parameter(module.bias.detach().to(dtype), requires_grad=False)
             stored += 1
-    for tensor in (*base.parameters(), *base.buffers()):
-        if not tensor.requires_grad:
-            tensor.data = tensor.data.clone()
     return stored
+
+
+def mapped_files(suffix: str = ".safetensors") -> list[tuple[int, int]]:
+    """Address ranges of this process's memory-mapped files whose name ends in `suffix` (none without /proc)."""
+    try:
+        lines = open("/proc/self/maps").read().splitlines()
+    except OSError:
+        return []
+    return [tuple(int(x, 16) for x in line.split()[0].split("-")) for line in lines if line.endswith(suffix)]
+
+
+def release_file_pages(tensor, mapped: list[tuple[int, int]]) -> bool:
+    """Give back the resident pages of `tensor` where it lies in one of the `mapped` file ranges; True if it did.
+    Safe for a tensor still in use: a private file mapping reads a dropped, unmodified page again from the file."""
+    import ctypes
+    import mmap
+
+    start = tensor.data_ptr()
+    end = start + tensor.nbytes
+    if not any(a <= start and end <= b for a, b in mapped):
+        return False
+    first, last = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE, end // mmap.PAGESIZE * mmap.PAGESIZE
+    if last > first:
+        ctypes.CDLL(None).madvise(ctypes.c_void_p(first), ctypes.c_size_t(last - first), 4)  # MADV_DONTNEED
+    return True
 
 
 def compute_dtype_context(model):
