@@ -7,7 +7,8 @@
 - `card`: the run card.
 - `sft`: the week-2 SFT bootstrap (LoRA, SFTTrainer), cached, when the learner brings no adapter.
 - `monitor`: KL(pi_theta || pi_ref) on held-out prompts, the log as a table, health flags.
-- `common`: what SFT and DPO share (LoRA setup, compact LM head, cache keys, the memory callback).
+- `common`: what SFT and DPO share (LoRA setup, compact LM head, compiled layers, frozen weights stored in bf16,
+  cache keys, the memory callback).
 
 A module imports only the ones below it (`a | b`: neither imports the other):
     `__init__`, `__main__` > cli > sweep > dpo | credit | card > sft | monitor > common
