@@ -2,13 +2,14 @@
 autocast the DPO loss and LoRA gradients, and the SFT's trained weights, equal those of fp32 weights cast at every op;
 the KL monitor runs on the stored model; where training does not autocast nothing is stored."""
 
-import pytest
+import math
+
 import torch
 from safetensors.torch import load_file
 
 from helpers import training
 from helpers.training.common import store_frozen_weights
-from tests.test_prefix_sharing import _loss_and_grads, _pairs, assert_same_loss_and_grads
+from tests.test_prefix_sharing import _loss_and_grads, _pairs, assert_same_loss_and_grads, tiny_config
 
 
 def _dpo_loss_and_grads(config, rows, tmp_path):
@@ -30,14 +31,11 @@ def _dpo_loss_and_grads(config, rows, tmp_path):
 
 def test_stored_bf16_weights_give_the_same_dpo_loss_and_gradients_on_the_tiny_model(tiny_sft, tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_PRECISION", "bf16")
-    base, sft = tiny_sft
-    config = training.DPORunConfig(model_name=str(base), sft_adapter=str(sft), batch_size=3, grad_accum=1,
-                                   max_steps=1, kl_prompts=0, nll_weight=0.5)
-    trainer = _dpo_loss_and_grads(config, _pairs(3), tmp_path)
+    trainer = _dpo_loss_and_grads(tiny_config(tiny_sft), _pairs(3), tmp_path)
     # the KL monitor runs the stored model outside the trainer's autocast: it autocasts itself
     prompts = ["<|im_start|>user\nsearch-api is down<|im_end|>\n<|im_start|>assistant\n"] * 2
     kl = training.policy_ref_kl(trainer.model, trainer.processing_class, prompts, max_new_tokens=4)
-    assert kl == pytest.approx(kl) and abs(kl) < 1e3
+    assert math.isfinite(kl) and abs(kl) < 1e3
 
 
 def test_stored_bf16_weights_give_the_same_dpo_loss_and_gradients_on_the_real_model(tmp_path, monkeypatch):

@@ -48,6 +48,13 @@ def _loss_and_grads(trainer, batch):
     return loss.detach(), [p.grad.clone() for p in trainer.model.parameters() if p.requires_grad], metrics
 
 
+def tiny_config(tiny_sft, **changes):
+    """A one-step DPO config on the tiny model: 3 pairs in one micro-batch, the NLL term on, no KL monitor."""
+    base, sft = tiny_sft
+    return training.DPORunConfig(**{"model_name": str(base), "sft_adapter": str(sft), "batch_size": 3,
+                                    "grad_accum": 1, "max_steps": 1, "kl_prompts": 0, "nll_weight": 0.5, **changes})
+
+
 def assert_same_loss_and_grads(got, want, atol=1e-5, rtol=1e-4):
     """Two (loss, LoRA gradients, ...) results agree within the tolerances (0 and 0: bit for bit)."""
     torch.testing.assert_close(got[0], want[0], atol=atol, rtol=rtol)
@@ -78,10 +85,7 @@ def _compare(config, rows, tmp_path, atol=1e-5, rtol=1e-4):
 
 def test_dpo_loss_and_lora_gradients_equal_the_unshared_ones_on_the_tiny_model(tiny_sft, tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_PRECISION", "fp32")
-    base, sft = tiny_sft
-    config = training.DPORunConfig(model_name=str(base), sft_adapter=str(sft), batch_size=3, grad_accum=1,
-                                   max_steps=1, kl_prompts=0, nll_weight=0.5)
-    _compare(config, _pairs(3), tmp_path)
+    _compare(tiny_config(tiny_sft), _pairs(3), tmp_path)
 
 
 def test_pairs_cut_at_max_length_are_cut_the_same_way(tiny_sft, tmp_path, monkeypatch):
@@ -121,13 +125,10 @@ def test_compiled_decoder_layers_give_the_eager_loss_and_gradients(tiny_sft, tmp
 
     monkeypatch.setenv("WORKBOOK_PRECISION", "fp32")
     monkeypatch.setenv("WORKBOOK_COMPILE", "1")
-    base, sft = tiny_sft
     torch._dynamo.utils.counters.clear()
     out = {}
     for compiled in (False, True):
-        config = training.DPORunConfig(model_name=str(base), sft_adapter=str(sft), batch_size=3, grad_accum=1,
-                                       max_steps=1, kl_prompts=0, nll_weight=0.5, compile_layers=compiled,
-                                       gradient_checkpointing=checkpointing)
+        config = tiny_config(tiny_sft, compile_layers=compiled, gradient_checkpointing=checkpointing)
         trainer = training.make_dpo_trainer(config, Dataset.from_list(_pairs(3)), output_dir=tmp_path / f"{compiled}")
         layers = trainer.model.get_base_model().model.layers
         assert all((layer._compiled_call_impl is not None) == compiled for layer in layers)

@@ -29,6 +29,11 @@ def compact_lm_head(enabled: bool = True) -> None:
 COMPILED_VARIANTS = 32
 
 
+def base_model(model):
+    """The causal LM inside a PEFT wrapper, or `model` itself."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def compile_decoder_layers(model) -> int:
     """Compile `model`'s decoder layers in place with torch.compile (regional compilation), for SFT and DPO
     training; returns how many were compiled.
@@ -42,7 +47,7 @@ def compile_decoder_layers(model) -> int:
     """
     import torch
 
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     names = set(getattr(base, "_no_split_modules", None) or ())
     layers = [m for m in base.modules() if type(m).__name__ in names]
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, COMPILED_VARIANTS)
@@ -74,7 +79,7 @@ def store_frozen_weights(model, args) -> int:
     dtype = torch.bfloat16 if args.bf16 else torch.float16 if args.fp16 else None
     if dtype is None:
         return 0
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     embedding = base.get_input_embeddings().weight
     mapped = mapped_files()
     stored = 0
@@ -123,7 +128,7 @@ def compute_dtype_context(model):
 
     import torch
 
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     embedding = base.get_input_embeddings().weight
     lower = next((p.dtype for p in base.parameters() if p.itemsize < embedding.itemsize), None)
     if lower is None:
