@@ -11,17 +11,21 @@ from pathlib import Path
 
 class PeakMemory:
     """Peak resident memory (MB) of this process's child processes while the block runs: the notebook's kernel
-    and anything it starts. Linux keeps each process's own high-water mark (VmHWM), so sampling every
-    `interval` seconds misses no short spike of one process; with several processes the sum of their high-water
-    marks is taken, an upper bound (their peaks may not coincide).
+    and anything it starts (the compiler's short-lived g++ processes among them).
+
+    `mb` is the larger of two measures: the largest high-water mark (VmHWM) of any one child, which Linux keeps
+    exactly, so no short spike of the kernel is missed; and the largest sum of the children's resident sizes at
+    one sampling instant, what they held together. `hwm_sum_mb`, the sum of the high-water marks of the children
+    alive at one instant, is kept beside it as an upper bound: their peaks need not coincide.
 
         with PeakMemory() as peak:
             ...run a notebook...
-        peak.mb
+        peak.mb, peak.detail()
     """
 
-    def __init__(self, interval: float = 0.5):
+    def __init__(self, interval: float = 0.2):
         self.interval, self.mb = interval, 0.0
+        self.process_mb = self.concurrent_mb = self.hwm_sum_mb = 0.0
         self.trace: list[tuple[float, float]] = []  # (unix time, resident MB of the children now), for profiling
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -40,21 +44,28 @@ class PeakMemory:
     def _sample(self) -> None:
         import psutil
 
-        total = now = 0.0
+        hwm_sum = now = 0.0
         for proc in psutil.Process().children(recursive=True):
             try:
-                mb = self._process_mb(proc)
-                now += proc.memory_info().rss / 2 ** 20
+                hwm = self._process_mb(proc)
+                rss = proc.memory_info().rss / 2 ** 20
             except psutil.Error:
                 continue  # ended between listing and reading
-            total += mb
-            self.mb = max(self.mb, mb)
-        self.mb = max(self.mb, total)
+            hwm_sum, now = hwm_sum + hwm, now + rss
+            self.process_mb = max(self.process_mb, hwm)
+        self.concurrent_mb = max(self.concurrent_mb, now)
+        self.hwm_sum_mb = max(self.hwm_sum_mb, hwm_sum)
+        self.mb = max(self.process_mb, self.concurrent_mb)
         self.trace.append((round(time.time(), 2), round(now, 1)))
 
     def _watch(self) -> None:
         while not self._stop.wait(self.interval):
             self._sample()
+
+    def detail(self) -> dict[str, float]:
+        """The three measures, rounded: one process's exact peak, the children's sampled total, the upper bound."""
+        return {"one_process_mb": round(self.process_mb, 1), "all_at_once_mb": round(self.concurrent_mb, 1),
+                "hwm_sum_upper_bound_mb": round(self.hwm_sum_mb, 1)}
 
     def __enter__(self):
         self._thread.start()
@@ -65,7 +76,6 @@ class PeakMemory:
         self._thread.join()
         self.mb = round(self.mb, 1)
         return False
-
 
 
 def memory_by_cell(run_dir: str | Path, notebook: str, top: int = 8):

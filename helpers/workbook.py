@@ -260,6 +260,7 @@ def execute_notebook(name: str, out: Path, params: dict, kernel: str, timeout_s:
     finally:
         entry["wall_s"] = round(time.perf_counter() - t0, 1)
         entry["peak_rss_mb"] = peak.mb
+        entry["peak_rss_detail"] = peak.detail()
         _record_phases(entry, out, since)
         (out.parent / f"{name}.memory.json").write_text(json.dumps(peak.trace) + "\n")
 

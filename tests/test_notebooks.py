@@ -131,6 +131,23 @@ def test_peak_memory_catches_a_short_spike_in_a_child_process():
     assert 400 <= peak.mb < 600
 
 
+def test_peak_memory_does_not_add_peaks_that_came_at_different_times():
+    import subprocess
+    import sys
+
+    # the first child peaks at 400 MB and gives it back; the second holds 300 MB later, while the first still lives
+    early = ("import time; b = bytearray(400 * 2 ** 20); b[::4096] = b'x' * len(b[::4096]); del b; "
+             "time.sleep(2.0)")
+    late = ("import time; time.sleep(0.6); b = bytearray(300 * 2 ** 20); b[::4096] = b'x' * len(b[::4096]); "
+            "time.sleep(0.8)")
+    with memory.PeakMemory(interval=0.1) as peak:
+        children = [subprocess.Popen([sys.executable, "-c", code]) for code in (early, late)]
+        assert [c.wait() for c in children] == [0, 0]
+    assert 400 <= peak.process_mb < 500 and 300 <= peak.concurrent_mb < 400
+    assert peak.hwm_sum_mb >= 700 and peak.mb == round(peak.process_mb, 1)
+    assert set(peak.detail()) == {"one_process_mb", "all_at_once_mb", "hwm_sum_upper_bound_mb"}
+
+
 def test_missing_metrics_point_to_the_notebook(tmp_path):
     with pytest.raises(FileNotFoundError, match="03_three_way_eval.ipynb"):
         paths.load_metrics(tmp_path, "03_three_way_eval")
