@@ -1,10 +1,14 @@
-"""The notebook kernels' memory allocator: jemalloc, written into the installed kernel spec's environment.
+"""The notebook kernels' memory settings, written into the installed kernel spec's environment: jemalloc as the
+allocator, and bounded oneDNN caches.
 
 Jupyter starts every kernel of a spec, JupyterLab's and papermill's alike, with the "env" of its kernel.json, so
 `make setup` writes the allocator there once, after `ipykernel install`. Why: most of a training kernel's resident
 memory is what glibc's malloc keeps of freed tensors, not what the tensors need (docs/memory.md has the
 measurements). Where libjemalloc is missing (not Linux, package not installed), the kernels keep glibc's malloc
-with settings that hand freed memory back sooner, and one printed line says so.
+with settings that hand freed memory back sooner, and one printed line says so. oneDNN (torch's CPU matmul
+library) keeps one compiled kernel per matmul shape, by default up to 1,024 of them, and every batch of a new
+length brings new shapes: over a training run that cache held hundreds of MB; 64 entries keep it small at the
+same speed (docs/memory.md).
 
     python -m helpers.kernelspec            # what `make setup` runs: the dpo-workbook kernel's kernel.json
     python -m helpers.kernelspec --found    # exit status 0 when libjemalloc is there (the Makefile asks first)
@@ -29,7 +33,9 @@ JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0"
 # glibc without jemalloc: two arenas instead of one per thread, and large blocks mapped and unmapped on their own
 GLIBC_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_TRIM_THRESHOLD_": str(64 * 2 ** 20),
              "MALLOC_MMAP_THRESHOLD_": str(64 * 2 ** 10)}
-MANAGED = ("LD_PRELOAD", "MALLOC_CONF", *GLIBC_ENV)  # the env keys this module owns in kernel.json
+# oneDNN's primitive cache and torch's cache of oneDNN weights, in entries: fewer than these made training slower
+ONEDNN_ENV = {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64", "LRU_CACHE_CAPACITY": "16"}
+MANAGED = ("LD_PRELOAD", "MALLOC_CONF", *GLIBC_ENV, *ONEDNN_ENV)  # the env keys this module owns in kernel.json
 
 
 def library_dirs() -> list[Path]:
@@ -58,10 +64,11 @@ def find_allocator(dirs: list[Path] | None = None) -> Path | None:
 
 
 def kernel_env(allocator: Path | None) -> dict[str, str]:
-    """The kernel's allocator settings: jemalloc preloaded with `JEMALLOC_CONF`, else glibc's `GLIBC_ENV`."""
+    """The kernel's memory settings: jemalloc preloaded with `JEMALLOC_CONF`, else glibc's `GLIBC_ENV`; both with
+    the bounded oneDNN caches of `ONEDNN_ENV`."""
     if allocator is None:
-        return dict(GLIBC_ENV)
-    return {"LD_PRELOAD": str(allocator), "MALLOC_CONF": JEMALLOC_CONF}
+        return {**GLIBC_ENV, **ONEDNN_ENV}
+    return {"LD_PRELOAD": str(allocator), "MALLOC_CONF": JEMALLOC_CONF, **ONEDNN_ENV}
 
 
 def kernel_json(kernel: str = KERNEL) -> Path:
@@ -94,14 +101,14 @@ def write_env(path: str | Path, env: dict[str, str]) -> dict:
 
 
 def install(kernel: str = KERNEL, path: str | Path | None = None, dirs: list[Path] | None = None) -> Path | None:
-    """Write the allocator into `kernel`'s kernel.json (or the one at `path`), print one line saying which; returns
-    the jemalloc library used, or None for glibc."""
+    """Write the memory settings into `kernel`'s kernel.json (or the one at `path`), print one line saying which;
+    returns the jemalloc library used, or None for glibc."""
     path = Path(path) if path else kernel_json(kernel)
     allocator = find_allocator(dirs)
     env = kernel_env(allocator)
     write_env(path, env)
     if allocator is not None:
-        print(f"kernel {kernel}: jemalloc ({allocator}) as its memory allocator, in {path}")
+        print(f"kernel {kernel}: jemalloc ({allocator}) as its memory allocator, oneDNN caches bounded, in {path}")
     else:
         settings = " ".join(f"{k}={v}" for k, v in env.items())
         print(f"kernel {kernel}: {LIBRARY} not found (Debian: apt-get install {PACKAGE}), so glibc's malloc with "

@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 from helpers import kernelspec
-from helpers.kernelspec import GLIBC_ENV, JEMALLOC_CONF, LIBRARY, find_allocator, install, kernel_env, write_env
+from helpers.kernelspec import (
+    GLIBC_ENV,
+    JEMALLOC_CONF,
+    LIBRARY,
+    ONEDNN_ENV,
+    find_allocator,
+    install,
+    kernel_env,
+    write_env,
+)
 
 SPEC = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "DPO workbook (.venv)", "language": "python", "metadata": {"debugger": True}}
@@ -27,7 +36,8 @@ def test_jemalloc_env_is_written_and_the_rest_of_the_spec_kept(spec_file):
     written = write_env(spec_file, kernel_env(Path("/usr/lib/x86_64-linux-gnu") / LIBRARY))
     on_disk = json.loads(spec_file.read_text())
     assert on_disk == written
-    assert on_disk["env"] == {"LD_PRELOAD": f"/usr/lib/x86_64-linux-gnu/{LIBRARY}", "MALLOC_CONF": JEMALLOC_CONF}
+    assert on_disk["env"] == {"LD_PRELOAD": f"/usr/lib/x86_64-linux-gnu/{LIBRARY}", "MALLOC_CONF": JEMALLOC_CONF,
+                              "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64", "LRU_CACHE_CAPACITY": "16"}
     assert {k: v for k, v in on_disk.items() if k != "env"} == SPEC
     assert not list(spec_file.parent.glob("*.tmp"))
 
@@ -38,7 +48,7 @@ def test_a_rewrite_replaces_the_modules_keys_and_keeps_the_learners(spec_file):
     spec["env"]["MY_SETTING"] = "1"  # a learner's own variable
     spec_file.write_text(json.dumps(spec))
     write_env(spec_file, kernel_env(None))  # jemalloc gone: glibc's settings, no stale LD_PRELOAD
-    assert json.loads(spec_file.read_text())["env"] == {"MY_SETTING": "1", **GLIBC_ENV}
+    assert json.loads(spec_file.read_text())["env"] == {"MY_SETTING": "1", **GLIBC_ENV, **ONEDNN_ENV}
 
 
 @pytest.mark.parametrize("text, why", [(None, "cannot read"), ("{not json", "cannot read"),
@@ -70,13 +80,14 @@ def test_install_falls_back_to_glibc_with_one_line(spec_file, tmp_path, capsys):
     assert install(path=spec_file, dirs=[tmp_path / "nothing here"]) is None
     out = capsys.readouterr().out.strip()
     assert len(out.splitlines()) == 1 and f"{LIBRARY} not found" in out and "MALLOC_ARENA_MAX=2" in out
-    assert json.loads(spec_file.read_text())["env"] == GLIBC_ENV
+    assert json.loads(spec_file.read_text())["env"] == {**GLIBC_ENV, **ONEDNN_ENV}
 
 
 def test_main_writes_the_given_kernel_json(spec_file, capsys):
     assert kernelspec.main(["--kernel-json", str(spec_file)]) == 0
     assert "kernel dpo-workbook:" in capsys.readouterr().out
-    assert set(json.loads(spec_file.read_text())["env"]) in ({"LD_PRELOAD", "MALLOC_CONF"}, set(GLIBC_ENV))
+    assert set(json.loads(spec_file.read_text())["env"]) in ({"LD_PRELOAD", "MALLOC_CONF", *ONEDNN_ENV},
+                                                             {*GLIBC_ENV, *ONEDNN_ENV})
     assert kernelspec.main(["--kernel-json", str(spec_file.with_name("missing.json"))]) == 1
     assert "missing.json" in capsys.readouterr().err
 
