@@ -400,6 +400,23 @@ def test_sweep_judges_each_variant_on_held_out_prompts_against_sft(tiny_sft, tmp
     assert (tmp_path / "sweep" / "plain" / "dpo_adapter" / "adapter_config.json").exists()
 
 
+def test_a_session_b_runs_own_adapters_are_scored_on_dev_without_training(tiny_sft, tmp_path):
+    from helpers.training.cli import main
+    from helpers.training.sweep import score_run
+
+    base, sft = tiny_sft
+    (tmp_path / "02_preferences_and_dpo.metrics.json").write_text(json.dumps(
+        {"sft_adapter": str(sft), "dpo_adapter": str(sft)}))  # DPO = SFT here: every change against SFT is 0
+    table = score_run(tmp_path, str(base), eval_prompts=3, dev_prompts=3, max_new_tokens=8, batch_size=3)
+    assert list(table.index) == ["SFT", "SFT+DPO"]
+    assert (table["severity vs SFT"] == 0).all() and (table["dev severity vs SFT"] == 0).all()
+    assert table.loc["SFT", "dev P(right severity)"] == table.loc["SFT+DPO", "dev P(right severity)"]
+    assert (tmp_path / "dev_scores.csv").exists()
+    (tmp_path / "02_preferences_and_dpo.metrics.json").unlink()
+    with pytest.raises(FileNotFoundError, match="02_preferences_and_dpo.ipynb"):
+        main(["score", "--run", str(tmp_path), "--model", str(base)])
+
+
 def test_sweep_never_reads_the_unseen_split_and_names_unknown_settings(tiny_sft, tmp_path):
     from helpers.task import load_split
     from helpers.training.sweep import dpo_sweep

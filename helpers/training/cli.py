@@ -14,12 +14,12 @@ from pathlib import Path
 
 from helpers import checks
 from helpers.adapters import AdapterError, ModelNotFoundError, read_adapter
-from helpers.models import load_tokenizer
+from helpers.models import DEFAULT_MODEL, load_tokenizer
 from helpers.paths import repo_path
 from helpers.preferences import PreferenceDataError, read_preferences, to_dataset, validate_preferences
 from helpers.task import format_prompt, load_split
 from helpers.training.dpo import DPORunConfig, folder_problem, train_dpo
-from helpers.training.sweep import run_sweep_from_config
+from helpers.training.sweep import run_sweep_from_config, score_run
 
 CONFIG_KEYS = ("preferences", "val_fraction", "out_dir", "kl_prompts_from_eval", "dpo")
 
@@ -143,19 +143,22 @@ def run_from_config(path: str | Path) -> dict:
 
 def main(argv=None) -> int:
     """`dpo --config FILE` trains (exit status 2 and one line on stderr for bad input); `sweep --config FILE` runs
-    the sweep and prints its table."""
+    the sweep and prints its table; `score --run DIR` scores a Session B run's adapters on the dev split."""
     parser = argparse.ArgumentParser(description="Train DPO from a YAML config (also under `accelerate launch`).")
     sub = parser.add_subparsers(dest="command", required=True)
     dpo = sub.add_parser("dpo")
     dpo.add_argument("--config", required=True, help="YAML file, see helpers/configs/dpo.yaml")
     sweep = sub.add_parser("sweep", help="several DPO settings on the same pairs, judged on held-out prompts")
     sweep.add_argument("--config", required=True, help="YAML file, see helpers/configs/dpo_sweep.yaml")
+    score = sub.add_parser("score", help="a Session B run's SFT and SFT+DPO on eval and dev_unseen, no training")
+    score.add_argument("--run", required=True, help="the run folder, runs/<id>")
+    score.add_argument("--model", default=DEFAULT_MODEL, help="the base model the run used (default %(default)s)")
     args = parser.parse_args(argv)
-    if args.command == "sweep":
+    if args.command in ("sweep", "score"):
         import pandas as pd
 
         with pd.option_context("display.width", 200, "display.max_columns", 20):
-            print(run_sweep_from_config(args.config))
+            print(run_sweep_from_config(args.config) if args.command == "sweep" else score_run(args.run, args.model))
         return 0
     try:
         run = prepare_run(args.config)  # bad input: one line, before any model is loaded

@@ -6,7 +6,9 @@ Every variant is scored against the SFT model on two held-out groups: the in-tem
 severity with intervals and a paired sign test, P(right severity) on dev, the last validation reward margin and
 the KL to the reference. The `unseen` split is never read here: it is scored once, for the recipe chosen on dev.
 
-`python -m helpers.training sweep --config helpers/configs/dpo_sweep.yaml` runs it from a Session B run folder.
+`python -m helpers.training sweep --config helpers/configs/dpo_sweep.yaml` runs it from a Session B run folder;
+`python -m helpers.training score --run runs/<id>` scores that run's own SFT and SFT+DPO the same way, without
+training (a recipe tried as a whole Session B run, e.g. another SFT start).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from pathlib import Path
 
 from helpers import stats
 from helpers.evaluation import adapter_scores
-from helpers.models import load_tokenizer
-from helpers.paths import repo_path
+from helpers.models import DEFAULT_MODEL, load_tokenizer
+from helpers.paths import load_metrics, repo_path
 from helpers.preferences import read_preferences, to_dataset
 from helpers.severity_probs import cached_severity_probabilities, right_severity_probability
 from helpers.task import format_prompt, load_split
@@ -49,43 +51,47 @@ def _check_variants(variants: dict) -> None:
                              f"fields of DPORunConfig or {PAIRS_KEY!r} (a preferences file)")
 
 
+def score_adapters(model_name: str, adapters: dict[str, str | Path | None], eval_examples: list[dict],
+                   out_dir: str | Path, dev_examples: list[dict] | None = None, max_new_tokens: int = 96,
+                   batch_size: int = 32):
+    """One row per adapter (label -> folder; None: the base model), each against the first one (the SFT model):
+    format and severity with intervals and the paired sign test on `eval_examples` (no prefix) and on
+    `dev_examples` ("dev " columns, with P(right severity)). A DataFrame indexed by label."""
+    import pandas as pd
+
+    groups = {"": eval_examples, **({"dev ": dev_examples} if dev_examples else {})}
+    if any(e.get("id", "").startswith("unseen-") for e in (dev_examples or []) + eval_examples):
+        raise ValueError("the sweep chooses on eval and dev_unseen; the unseen split is scored once, not swept")
+    rows, first = [], None
+    for label, adapter in adapters.items():
+        scored = {prefix: adapter_scores(label, model_name, adapter, examples, max_new_tokens, batch_size)
+                  for prefix, examples in groups.items()}
+        first = first or scored
+        out = {"variant": label}
+        for prefix, examples in groups.items():
+            out.update(_group_columns(prefix, first[prefix], scored[prefix],
+                                      [bool(e.get("hard_case")) for e in examples]))
+        if dev_examples:
+            probs = cached_severity_probabilities(label, model_name, adapter, dev_examples, Path(out_dir) / "cache")
+            prob = stats.bootstrap_ci(right_severity_probability(dev_examples, probs))
+            out["dev P(right severity)"] = f"{prob[0]:.3f} [{prob[1]:.3f}, {prob[2]:.3f}]"
+        rows.append(out)
+    return pd.DataFrame(rows).set_index("variant")
+
+
 def dpo_sweep(base: DPORunConfig, variants: dict[str, dict], train_dataset, eval_dataset, eval_examples: list[dict],
               kl_prompts: list[str], out_dir: str | Path, max_new_tokens: int = 96, batch_size: int = 32,
               dev_examples: list[dict] | None = None, train_datasets: dict | None = None):
-    """One row per variant (DPORunConfig overrides on top of `base`), plus the SFT model as the first row, scored on
-    `eval_examples` (columns without a prefix) and on `dev_examples` ("dev " columns, with P(right severity)).
-    `train_datasets[label]` replaces `train_dataset` for a variant built on other pairs. A DataFrame, also written
-    to out_dir/sweep.csv."""
+    """One row per variant (DPORunConfig overrides on top of `base`), plus the SFT model as the first row, scored
+    by `score_adapters` on `eval_examples` and `dev_examples`. `train_datasets[label]` replaces `train_dataset`
+    for a variant built on other pairs. A DataFrame, also written to out_dir/sweep.csv."""
     import pandas as pd
 
     _check_variants(variants)
     out_dir = Path(out_dir)
-    groups = {"": eval_examples, **({"dev ": dev_examples} if dev_examples else {})}
     if any(e.get("id", "").startswith("unseen-") for e in (dev_examples or []) + eval_examples):
         raise ValueError("the sweep chooses on eval and dev_unseen; the unseen split is scored once, not swept")
-
-    def scores(label, adapter):
-        out = {}
-        for prefix, examples in groups.items():
-            out[prefix] = adapter_scores(label, base.model_name, adapter, examples, max_new_tokens, batch_size)
-        if dev_examples:
-            probs = cached_severity_probabilities(label, base.model_name, adapter, dev_examples, out_dir / "cache")
-            out["dev P"] = right_severity_probability(dev_examples, probs)
-        return out
-
-    sft = scores("SFT", base.sft_adapter)
-
-    def row(label, scored, extra):
-        out = {"variant": label, **extra}
-        for prefix, examples in groups.items():
-            out.update(_group_columns(prefix, sft[prefix], scored[prefix],
-                                      [bool(e.get("hard_case")) for e in examples]))
-        if dev_examples:
-            prob = stats.bootstrap_ci(scored["dev P"])
-            out["dev P(right severity)"] = f"{prob[0]:.3f} [{prob[1]:.3f}, {prob[2]:.3f}]"
-        return out
-
-    rows = [row("SFT", sft, {})]
+    adapters, extras = {"SFT": base.sft_adapter}, {"SFT": {}}
     for label, overrides in variants.items():
         settings = {k: v for k, v in (overrides or {}).items() if k != PAIRS_KEY}
         config = DPORunConfig(**{**asdict(base), **settings, "checkpoint_dir": ""})
@@ -96,13 +102,29 @@ def dpo_sweep(base: DPORunConfig, variants: dict[str, dict], train_dataset, eval
         def last(col, frame=frame):
             return round(float(frame[col].dropna().iloc[-1]), 3) if col in frame and frame[col].notna().any() else None
 
-        rows.append(row(label, scores(label, summary["adapter"]),
-                        {"pairs": len(train), "steps": summary["global_steps"],
+        adapters[label] = summary["adapter"]
+        extras[label] = {"pairs": len(train), "steps": summary["global_steps"],
                          "val margin": last("eval_rewards/margins"), "val accuracy": last("eval_rewards/accuracies"),
-                         "KL last": last("eval_kl")}))
-    frame = pd.DataFrame(rows).set_index("variant")
+                         "KL last": last("eval_kl")}
+    scores = score_adapters(base.model_name, adapters, eval_examples, out_dir, dev_examples, max_new_tokens,
+                            batch_size)
+    frame = pd.concat([pd.DataFrame.from_dict(extras, orient="index"), scores], axis=1)
+    frame.index.name = "variant"
     out_dir.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out_dir / "sweep.csv")
+    return frame
+
+
+def score_run(run_dir: str | Path, model_name: str = DEFAULT_MODEL, eval_prompts: int = 140, dev_prompts: int = 120,
+              max_new_tokens: int = 96, batch_size: int = 32):
+    """A Session B run's own SFT and SFT+DPO adapters (from its metrics), scored by `score_adapters` on in-template
+    eval and dev_unseen, without training again; also written to run_dir/dev_scores.csv."""
+    run_dir = Path(run_dir)
+    metrics = load_metrics(run_dir, "02_preferences_and_dpo")
+    frame = score_adapters(model_name, {"SFT": metrics["sft_adapter"], "SFT+DPO": metrics["dpo_adapter"]},
+                           load_split("eval")[:eval_prompts], run_dir / "dev_scoring",
+                           load_split(DEV_SPLIT)[:dev_prompts] or None, max_new_tokens, batch_size)
+    frame.to_csv(run_dir / "dev_scores.csv")
     return frame
 
 
