@@ -7,8 +7,8 @@ memory is what glibc's malloc keeps of freed tensors, not what the tensors need 
 measurements). Where libjemalloc is missing (not Linux, package not installed), the kernels keep glibc's malloc
 with settings that hand freed memory back sooner, and one printed line says so. oneDNN (torch's CPU matmul
 library) keeps one compiled kernel per matmul shape, by default up to 1,024 of them, and every batch of a new
-length brings new shapes: over a training run that cache held hundreds of MB; 64 entries keep it small at the
-same speed (docs/memory.md).
+length brings new shapes: over a training run that cache held hundreds of MB; 256 keep it small for a few
+percent of speed (docs/memory.md).
 
     python -m helpers.kernelspec            # what `make setup` runs: the dpo-workbook kernel's kernel.json
     python -m helpers.kernelspec --found    # exit status 0 when libjemalloc is there (the Makefile asks first)
@@ -33,8 +33,8 @@ JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0"
 # glibc without jemalloc: two arenas instead of one per thread, and large blocks mapped and unmapped on their own
 GLIBC_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_TRIM_THRESHOLD_": str(64 * 2 ** 20),
              "MALLOC_MMAP_THRESHOLD_": str(64 * 2 ** 10)}
-# oneDNN's primitive cache and torch's cache of oneDNN weights, in entries: fewer than these made training slower
-ONEDNN_ENV = {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64", "LRU_CACHE_CAPACITY": "16"}
+# oneDNN's primitive cache and torch's cache of oneDNN weights, in entries: fewer made a 3-epoch SFT slower
+ONEDNN_ENV = {"ONEDNN_PRIMITIVE_CACHE_CAPACITY": "256", "LRU_CACHE_CAPACITY": "64"}
 MANAGED = ("LD_PRELOAD", "MALLOC_CONF", *GLIBC_ENV, *ONEDNN_ENV)  # the env keys this module owns in kernel.json
 
 

@@ -37,7 +37,7 @@ def test_jemalloc_env_is_written_and_the_rest_of_the_spec_kept(spec_file):
     on_disk = json.loads(spec_file.read_text())
     assert on_disk == written
     assert on_disk["env"] == {"LD_PRELOAD": f"/usr/lib/x86_64-linux-gnu/{LIBRARY}", "MALLOC_CONF": JEMALLOC_CONF,
-                              "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64", "LRU_CACHE_CAPACITY": "16"}
+                              "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "256", "LRU_CACHE_CAPACITY": "64"}
     assert {k: v for k, v in on_disk.items() if k != "env"} == SPEC
     assert not list(spec_file.parent.glob("*.tmp"))
 
