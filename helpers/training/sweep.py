@@ -51,6 +51,11 @@ def _check_variants(variants: dict) -> None:
                              f"fields of DPORunConfig or {PAIRS_KEY!r} (a preferences file)")
 
 
+def _refuse_unseen(examples: list[dict]) -> None:
+    if any(e.get("id", "").startswith("unseen-") for e in examples):
+        raise ValueError("the sweep chooses on eval and dev_unseen; the unseen split is scored once, not swept")
+
+
 def score_adapters(model_name: str, adapters: dict[str, str | Path | None], eval_examples: list[dict],
                    out_dir: str | Path, dev_examples: list[dict] | None = None, max_new_tokens: int = 96,
                    batch_size: int = 32):
@@ -60,8 +65,7 @@ def score_adapters(model_name: str, adapters: dict[str, str | Path | None], eval
     import pandas as pd
 
     groups = {"": eval_examples, **({"dev ": dev_examples} if dev_examples else {})}
-    if any(e.get("id", "").startswith("unseen-") for e in (dev_examples or []) + eval_examples):
-        raise ValueError("the sweep chooses on eval and dev_unseen; the unseen split is scored once, not swept")
+    _refuse_unseen(eval_examples + (dev_examples or []))
     rows, first = [], None
     for label, adapter in adapters.items():
         scored = {prefix: adapter_scores(label, model_name, adapter, examples, max_new_tokens, batch_size)
@@ -89,8 +93,7 @@ def dpo_sweep(base: DPORunConfig, variants: dict[str, dict], train_dataset, eval
 
     _check_variants(variants)
     out_dir = Path(out_dir)
-    if any(e.get("id", "").startswith("unseen-") for e in (dev_examples or []) + eval_examples):
-        raise ValueError("the sweep chooses on eval and dev_unseen; the unseen split is scored once, not swept")
+    _refuse_unseen(eval_examples + (dev_examples or []))
     adapters, extras = {"SFT": base.sft_adapter}, {"SFT": {}}
     for label, overrides in variants.items():
         settings = {k: v for k, v in (overrides or {}).items() if k != PAIRS_KEY}
