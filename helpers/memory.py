@@ -24,7 +24,7 @@ class PeakMemory:
     """
 
     def __init__(self, interval: float = 0.2):
-        self.interval, self.mb = interval, 0.0
+        self.interval = interval
         self.process_mb = self.concurrent_mb = self.hwm_sum_mb = 0.0
         self.trace: list[tuple[float, float]] = []  # (unix time, resident MB of the children now), for profiling
         self._stop = threading.Event()
@@ -55,12 +55,15 @@ class PeakMemory:
             self.process_mb = max(self.process_mb, hwm)
         self.concurrent_mb = max(self.concurrent_mb, now)
         self.hwm_sum_mb = max(self.hwm_sum_mb, hwm_sum)
-        self.mb = max(self.process_mb, self.concurrent_mb)
         self.trace.append((round(time.time(), 2), round(now, 1)))
 
     def _watch(self) -> None:
         while not self._stop.wait(self.interval):
             self._sample()
+
+    @property
+    def mb(self) -> float:
+        return round(max(self.process_mb, self.concurrent_mb), 1)
 
     def detail(self) -> dict[str, float]:
         """The three measures, rounded: one process's exact peak, the children's sampled total, the upper bound."""
@@ -74,7 +77,6 @@ class PeakMemory:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        self.mb = round(self.mb, 1)
         return False
 
 

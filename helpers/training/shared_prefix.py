@@ -12,6 +12,7 @@ from dataclasses import fields
 from functools import lru_cache
 
 from helpers.packing import collate, mask_for, pack_two, unpack
+from helpers.training.common import base_model
 
 KEY = "prefix_sharing"  # the batch entry holding the packed pairs; TRL passes it on to the model as a keyword
 OUTPUTS = ("log_probs", "entropy", "log_sum_sq_probs", "mean_logits", "is_top1")
@@ -101,7 +102,7 @@ def trainer_class():
                 raise TypeError(f"prefix sharing packs TRL's own preference batches; a {type(collator).__name__} "
                                 "cannot be packed (use the plain DPOTrainer with it)")
             model = self.model
-            share_prefix_forward(model.get_base_model() if hasattr(model, "get_base_model") else model)
+            share_prefix_forward(base_model(model))
             if self.ref_model is not None:
                 share_prefix_forward(self.ref_model)
 
