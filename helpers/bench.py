@@ -16,7 +16,8 @@ MFU counts 6 * N_params * trained tokens/s (policy forward 2N + backward through
 computes activation gradients only, + reference forward 2N), divided by the measured matmul bound: a simple,
 conventional figure, not an exact FLOP count. N includes the tied 28M-parameter LM head, which the compact head
 applies to completion tokens only, so the figure credits that saving as throughput. Trained tokens are the
-non-padding tokens of prompt+chosen and prompt+rejected.
+non-padding tokens of prompt+chosen and prompt+rejected. Each lever's ratio is paired: the workbook's settings are
+timed again just before the lever is, so a machine whose speed drifts during the bench does not move the ratio.
 """
 
 from __future__ import annotations
@@ -229,18 +230,18 @@ def peak_rss_mb(mode: str, adapter: Path) -> tuple[float, float]:
     allocator ("adapter": the workbook's settings, "before": the settings before prefix sharing, "separate": a
     second reference copy); runtime is the RSS after importing torch, transformers, TRL and PEFT, before any model
     is loaded."""
-    code = ("import os, resource; from pathlib import Path; import trl, peft, transformers, datasets; "
-            "from helpers.bench import BEFORE_SHARING, dpo_throughput; "
+    code = ("import os; from pathlib import Path; import trl, peft, transformers, datasets; "
+            "from helpers.bench import BEFORE_SHARING, dpo_throughput; from helpers.memory import high_water_mb; "
             "runtime = int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024; "
             f"dpo_throughput(Path({str(adapter)!r}), steps=1, warmup=1, separate_ref={mode == 'separate'}"
             f"{', **BEFORE_SHARING' if mode == 'before' else ''}); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, runtime)")
+            "print(high_water_mb(), runtime / 1024)")
     # with the notebook kernels' allocator settings (helpers.kernelspec): the memory a notebook would hold
     env = {**os.environ, **kernel_env(find_allocator())}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True,
                          env=env)
     peak, runtime = out.stdout.strip().splitlines()[-1].split()
-    return int(peak) / 1024, int(runtime) / 1024
+    return float(peak), float(runtime)
 
 
 def latest_full_run(runs_dir: Path | None = None) -> dict | None:
@@ -315,10 +316,14 @@ def main(argv=None) -> int:
         if out["precision"]["name"] != "fp32":
             levers["frozen weights stored in bf16"] = {"frozen_bf16": False}
             levers[f"{out['precision']['name']} autocast"] = {"fp32": True}
+        # each ratio is paired: the workbook's settings timed again just before the lever, so a machine whose speed
+        # drifts during the bench moves both sides of a ratio alike
         out["dpo_levers"] = {}
         for name, change in levers.items():
+            paired = dpo_throughput(adapter, steps=args.steps)
             result = dpo_throughput(adapter, steps=args.steps, **change)
-            out["dpo_levers"][name] = {**result, "ratio": dpo["tokens_per_second"] / result["tokens_per_second"]}
+            out["dpo_levers"][name] = {**result, "workbook_tokens_per_second": paired["tokens_per_second"],
+                                       "ratio": paired["tokens_per_second"] / result["tokens_per_second"]}
         if not args.skip_trl_defaults and check["native"]:
             slow = dpo_throughput(adapter, steps=1, warmup=1, trl_defaults=True, compact=False, share_prefix=False,
                                   batch_size=1, frozen_bf16=False)
@@ -362,8 +367,10 @@ def print_table(out: dict) -> None:
         ("DPO MFU vs the fp32 bound", f"{100 * dpo['mfu_vs_fp32_bound']:.0f}%", ""),
     ]
     for name, lever in out.get("dpo_levers", {}).items():
+        paired = lever.get("workbook_tokens_per_second")
         rows.append((f"  without {name}", f"{lever['tokens_per_second']:.0f} trained tokens/s",
-                     f"the workbook's settings are {lever['ratio']:.2f}x"))
+                     f"the workbook's settings are {lever['ratio']:.2f}x"
+                     + (f" (timed just before: {paired:.0f})" if paired else "")))
     for name, row in out.get("sft", {}).items():
         rows.append((f"SFT bootstrap, {name}", f"{row['tokens_per_second']:.0f} trained tokens/s",
                      f"micro-batch {row['batch_size']} x {row['grad_accum']}, checkpointing "

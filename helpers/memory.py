@@ -9,6 +9,19 @@ import time
 from pathlib import Path
 
 
+def high_water_mb(pid: int | str = "self") -> float | None:
+    """A process's peak resident memory (VmHWM, MB) since it started or last exec'd; None without /proc.
+    Not ru_maxrss: Linux carries that across exec, so a child of a large process reports its parent's size."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 class PeakMemory:
     """Peak resident memory (MB) of this process's child processes while the block runs: the notebook's kernel
     and anything it starts (the compiler's short-lived g++ processes among them).
@@ -32,14 +45,8 @@ class PeakMemory:
 
     @staticmethod
     def _process_mb(proc) -> float:
-        try:
-            with open(f"/proc/{proc.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return proc.memory_info().rss / 2 ** 20  # no /proc (macOS): sampled RSS
+        hwm = high_water_mb(proc.pid)
+        return proc.memory_info().rss / 2 ** 20 if hwm is None else hwm  # no /proc (macOS): sampled RSS
 
     def _sample(self) -> None:
         import psutil

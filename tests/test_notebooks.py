@@ -148,6 +148,24 @@ def test_peak_memory_does_not_add_peaks_that_came_at_different_times():
     assert set(peak.detail()) == {"one_process_mb", "all_at_once_mb", "hwm_sum_upper_bound_mb"}
 
 
+def test_a_child_of_a_large_process_reports_its_own_peak():
+    """high_water_mb reads the child's own peak; ru_maxrss, carried across exec, would report the parent's size
+    (the bench's fresh-process DPO peak once read 4.1 GB for every setting that way)."""
+    import subprocess
+    import sys
+
+    held = bytearray(600 * 2 ** 20)
+    held[::4096] = b"x" * len(held[::4096])  # this process now holds 600 MB more
+    code = ("import resource; from helpers.memory import high_water_mb; "
+            "print(high_water_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    own, maxrss = map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                            check=True).stdout.split())
+    parent = memory.high_water_mb()
+    del held
+    assert parent > 600 and own < 200, (parent, own)
+    assert maxrss > 600  # why not ru_maxrss
+
+
 def test_missing_metrics_point_to_the_notebook(tmp_path):
     with pytest.raises(FileNotFoundError, match="03_three_way_eval.ipynb"):
         paths.load_metrics(tmp_path, "03_three_way_eval")
