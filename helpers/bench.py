@@ -40,6 +40,7 @@ from helpers.kernelspec import find_allocator, kernel_env
 from helpers.models import load_model, load_tokenizer, precision_used
 from helpers.paths import REPO_ROOT, RUNS_DIR
 from helpers.precision import BF16_FLAGS, cpu_bf16_check, cpu_flags, matmul_gflops
+from helpers.profiles import NOTEBOOKS
 from helpers.task import build_messages, format_answer, format_prompt, load_split
 from helpers.training import (
     DPORunConfig,
@@ -245,13 +246,14 @@ def peak_rss_mb(mode: str, adapter: Path) -> tuple[float, float]:
 
 
 def latest_full_run(runs_dir: Path | None = None) -> dict | None:
-    """run.json of the latest full-profile run whose notebooks all finished, or None."""
+    """run.json of the latest full-profile run in which every session notebook ran and finished (a run of Session B
+    alone, such as a recipe candidate, is not the week), or None."""
     runs = sorted(Path(runs_dir or RUNS_DIR).glob("*/run.json"), key=lambda p: p.stat().st_mtime,
                   reverse=True)
     for path in runs:
         record = json.loads(path.read_text())
         nbs = record.get("notebooks", {})
-        if record.get("profile") == "full" and nbs and all(v.get("status") == "ok" for v in nbs.values()):
+        if record.get("profile") == "full" and all(nbs.get(name, {}).get("status") == "ok" for name in NOTEBOOKS):
             return record
     return None
 

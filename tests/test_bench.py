@@ -3,6 +3,7 @@ import os
 
 from helpers import bench
 from helpers.preferences import validate_preferences
+from helpers.profiles import NOTEBOOKS
 
 
 def test_bench_rows_are_valid_triples_that_differ():
@@ -16,15 +17,18 @@ def test_notebook_walls_come_from_the_latest_complete_full_run(tmp_path):
     def write(name, profile, statuses, mtime):
         folder = tmp_path / name
         folder.mkdir()
-        nbs = {f"0{i}": {"status": s, "wall_s": 60.0 * (i + 1)} for i, s in enumerate(statuses)}
+        runs = enumerate(zip(NOTEBOOKS, statuses, strict=True))
+        nbs = {nb: {"status": s, "wall_s": 60.0 * (i + 1)} for i, (nb, s) in runs if s}
         (folder / "run.json").write_text(json.dumps({"run_id": name, "profile": profile, "notebooks": nbs}))
         os.utime(folder / "run.json", (mtime, mtime))
 
-    write("old-full", "full", ["ok", "ok"], 1_000)
-    write("newer-quick", "quick", ["ok", "ok"], 2_000)
-    write("newest-full-failed", "full", ["ok", "failed"], 3_000)
+    write("old-full", "full", ["ok", "ok", "ok"], 1_000)
+    write("newer-quick", "quick", ["ok", "ok", "ok"], 2_000)
+    write("newer-full-failed", "full", ["ok", "failed", "ok"], 3_000)
+    write("newest-session-b-alone", "full", [None, "ok", None], 4_000)  # a recipe candidate, not the week
     walls = bench.notebook_walls(tmp_path)
-    assert walls == {"run": "old-full", "00": 60.0, "01": 120.0, "total_s": 180.0}
+    assert walls == {"run": "old-full", NOTEBOOKS[0]: 60.0, NOTEBOOKS[1]: 120.0, NOTEBOOKS[2]: 180.0,
+                     "total_s": 360.0}
     assert bench.notebook_walls(tmp_path / "nothing-here") == {}
 
 
@@ -35,10 +39,10 @@ def test_matmul_bound_is_measured():
 def test_notebook_peaks_come_from_the_latest_full_run(tmp_path):
     folder = tmp_path / "r"
     folder.mkdir()
-    nbs = {"01": {"status": "ok", "wall_s": 10.0, "peak_rss_mb": 900.0},
-           "02": {"status": "ok", "wall_s": 20.0, "peak_rss_mb": 2500.0}}
+    peaks = (900.0, 2500.0, 1400.0)
+    nbs = {nb: {"status": "ok", "wall_s": 10.0, "peak_rss_mb": mb} for nb, mb in zip(NOTEBOOKS, peaks, strict=True)}
     (folder / "run.json").write_text(json.dumps({"run_id": "r", "profile": "full", "notebooks": nbs}))
-    assert bench.notebook_peaks(tmp_path) == {"run": "r", "01": 900.0, "02": 2500.0}
+    assert bench.notebook_peaks(tmp_path) == {"run": "r", **{nb: v["peak_rss_mb"] for nb, v in nbs.items()}}
 
 
 def test_the_table_shows_precision_both_bounds_speedups_and_memory(capsys):
