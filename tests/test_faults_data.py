@@ -64,7 +64,7 @@ def test_a_field_of_the_wrong_type_is_one_line_naming_file_row_and_field(tmp_pat
 def test_real_booleans_still_load_and_pick_the_right_sft_examples(tmp_path):
     rows = [{**EXAMPLE, "id": f"e{i}", "hard_case": i % 2 == 0} for i in range(4)]
     loaded = read_jsonl(_write(tmp_path, "ok.jsonl", _lines(*rows)))
-    assert [e["id"] for e in training.select_sft_examples(loaded, 2)] == ["e1", "e3"]
+    assert [e["id"] for e in training.select_sft_examples(loaded, 2, "ordinary")] == ["e1", "e3"]
 
 
 # ----------------------------------------------------------------------------- 2. a torn last line, 7. bytes

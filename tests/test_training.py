@@ -341,7 +341,7 @@ def test_severity_weight_adds_exactly_the_weighted_digit_loss(tmp_path):
     torch.testing.assert_close(heavy - base, 4.0 * digit_nll / n_tokens, atol=1e-4, rtol=1e-4)
 
 
-def test_sft_selection_leaves_the_hard_cases_out_and_names_bad_values():
+def test_sft_selection_ordinary_leaves_the_hard_cases_out_and_names_bad_values():
     from helpers.task import load_split
 
     sft = load_split("sft")
@@ -359,7 +359,18 @@ def test_sft_selection_leaves_the_hard_cases_out_and_names_bad_values():
         training.select_sft_examples(sft, 0)
     n_ordinary = sum(not e["hard_case"] for e in sft)
     with pytest.raises(ParameterError, match=f"sft_examples must be an integer >= 1 and <= {n_ordinary}, got 10000"):
-        training.select_sft_examples(sft, 10_000)
+        training.select_sft_examples(sft, 10_000, "ordinary")
+    with pytest.raises(ParameterError, match=f"sft_examples must be an integer >= 1 and <= {len(sft)}, got 10000"):
+        training.select_sft_examples(sft, 10_000)  # the default, "all", may take every example
+
+
+def test_the_default_sft_start_sees_hard_cases_in_balanced_severities():
+    from helpers.task import load_split
+
+    chosen = training.select_sft_examples(load_split("sft"), 248)
+    counts = Counter(e["severity"] for e in chosen)
+    assert set(counts.values()) == {62}, counts
+    assert 0 < sum(e["hard_case"] for e in chosen) < 248  # hard cases and ordinary reports alike
 
 
 def test_adapter_digest_follows_the_weights_not_the_path(tiny_sft, tmp_path):

@@ -201,7 +201,7 @@ def resolve_sft_adapter(sft_adapter: str, examples: list[dict], model_name: str 
 SFT_SELECTIONS = ("ordinary", "all")
 
 
-def select_sft_examples(examples: list[dict], n: int, selection: str = "ordinary") -> list[dict]:
+def select_sft_examples(examples: list[dict], n: int, selection: str = "all") -> list[dict]:
     """The gold answers the bootstrap SFT trains on: `n` of the `sft` split, either from the ordinary scenarios
     only ("ordinary": the hard cases, whose wording points the wrong way, are left for preference data to teach)
     or from all of them ("all"), taken in turn from each severity (file order within one), so the classes stay
