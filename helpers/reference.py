@@ -1,10 +1,12 @@
 """A reference run's key figures, shown beside the learner's own, so a learner sees at once whether their run
 behaves as expected (and the notebooks' prose never has to state one machine's numbers as facts).
 
-The figures come from one file, data/reference_run.json, written by this module from a finished full-profile run
-with the CPU and the date:
+The figures come from data/reference_run.json (the workbook's defaults) and data/reference_plain_start.json (the
+same week with the hard cases left out of the bootstrap SFT: the recipe whose gain did not transfer), each written
+by this module from a finished full-profile run with the CPU and the date:
 
     python -m helpers.reference runs/<run-id>        # or: make reference RUN=runs/<run-id>
+    python -m helpers.reference runs/<run-id> --out data/reference_plain_start.json --label "plain start ..."
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from helpers.paths import REPO_ROOT, load_metrics
 from helpers.precision import cpu_flags
 
 REFERENCE_FILE = REPO_ROOT / "data" / "reference_run.json"
+PLAIN_START_FILE = REPO_ROOT / "data" / "reference_plain_start.json"
+REFERENCE_FILES = (REFERENCE_FILE, PLAIN_START_FILE)
 SESSION_B, SESSION_C = "02_preferences_and_dpo", "03_three_way_eval"
 
 
@@ -46,7 +50,15 @@ def _session_b(m: dict) -> dict:
         "validation reward margin (last)": final.get("eval_rewards/margins"),
         "KL to the SFT model, nats (last)": final.get("eval_kl"),
         "severity digit's share of the margin": m.get("margin_split", {}).get("severity digit's share of |margin|"),
+        "minutes: SFT / sampling / DPO": _minutes(m.get("timings", {}), ("sft_s", "preferences_s", "dpo_s")),
+        **m.get("reading", {}),
     }
+
+
+def _minutes(timings: dict, keys: tuple[str, ...]) -> str | None:
+    if not all(k in timings for k in keys):
+        return None
+    return " / ".join(f"{timings[k] / 60:.1f}" for k in keys)
 
 
 def _session_c(m: dict) -> dict:
@@ -79,9 +91,10 @@ def _run_profile(run_dir: Path) -> str:
 
 
 def write_reference(run_dir: str | Path, path: str | Path = REFERENCE_FILE, allow_profile: str = "full",
-                    caveat: str = "") -> Path:
-    """Write the reference file from a finished run of the `allow_profile` profile, with the CPU and the date, and
-    a `caveat` a learner should read beside its figures (how the run differs from a plain one), if any."""
+                    caveat: str = "", label: str = "reference") -> Path:
+    """Write the reference file from a finished run of the `allow_profile` profile, with the CPU and the date, the
+    `label` that heads its column, and a `caveat` a learner should read beside its figures (how the run differs
+    from a plain one), if any."""
     run_dir = Path(run_dir)
     profile = _run_profile(run_dir)
     if profile != allow_profile:
@@ -89,7 +102,7 @@ def write_reference(run_dir: str | Path, path: str | Path = REFERENCE_FILE, allo
     cpu, flags = cpu_flags()
     bf16 = sorted(f for f in flags if f in ("amx_bf16", "avx512_bf16"))
     record = json.loads((run_dir / "run.json").read_text())
-    reference = {"run_id": run_dir.name, "profile": profile, "date": date.today().isoformat(),
+    reference = {"run_id": run_dir.name, "label": label, "profile": profile, "date": date.today().isoformat(),
                  "cpu": f"{cpu} ({', '.join(bf16) or 'no native bf16'})",
                  "precision": record.get("precision", {}).get("name", "?"),
                  "figures": {nb: figures(run_dir, nb) for nb in EXTRACT}}
@@ -121,26 +134,39 @@ def _shown(value) -> str:
     return str(value)
 
 
-def beside_reference(run_dir: str | Path, notebook: str, path: str | Path = REFERENCE_FILE):
-    """This run's key figures beside the reference run's, as a small table; a line says how the runs differ
-    (another profile: expect other numbers)."""
+def _paths(paths) -> tuple[Path, ...]:
+    return (Path(paths),) if isinstance(paths, (str, Path)) else tuple(Path(p) for p in paths)
+
+
+def beside_figures(mine: dict, notebook: str, run_dir: str | Path, paths=REFERENCE_FILES):
+    """Figures of this run (`mine`, by name) beside the same figures of each reference run that has a file, one
+    column each; a line for each missing file, each reference's caveat, and a line when this run's profile (from
+    `run_dir`) differs from a reference's (expect other numbers)."""
     import pandas as pd
 
-    mine = figures(run_dir, notebook)
-    reference = load_reference(path)
-    if reference is None:
-        print(f"no reference figures ({Path(path).name} is missing): this run's figures only")
-        return pd.DataFrame({"this run": {k: _shown(v) for k, v in mine.items()}})
-    theirs = reference["figures"].get(notebook, {})
-    label = f"reference ({reference['profile']} profile, {reference['cpu']}, {reference['date']})"
-    if reference.get("caveat"):
-        print(f"about the reference run: {reference['caveat']}")
     profile = _run_profile(Path(run_dir))
-    if profile != reference["profile"]:
-        print(f"this run is the {profile!r} profile, the reference the {reference['profile']!r} one: "
-              "expect other numbers (smaller runs move less and their intervals are wider)")
-    return pd.DataFrame({label: {k: _shown(theirs.get(k)) for k in mine},
-                         "this run": {k: _shown(v) for k, v in mine.items()}})
+    columns = {}
+    for path in _paths(paths):
+        reference = load_reference(path)
+        if reference is None:
+            print(f"no reference figures in {path.name} (missing)")
+            continue
+        theirs = reference["figures"].get(notebook, {})
+        name = reference.get("label", "reference")
+        if reference.get("caveat"):
+            print(f"about {name}: {reference['caveat']}")
+        if profile != reference["profile"]:
+            print(f"this run is the {profile!r} profile, {name} the {reference['profile']!r} one: "
+                  "expect other numbers (smaller runs move less and their intervals are wider)")
+        label = f"{name} ({reference['profile']} profile, {reference['cpu']}, {reference['date']})"
+        columns[label] = {k: _shown(theirs.get(k)) for k in mine}
+    columns["this run"] = {k: _shown(v) for k, v in mine.items()}
+    return pd.DataFrame(columns)
+
+
+def beside_reference(run_dir: str | Path, notebook: str, paths=REFERENCE_FILES):
+    """This run's key figures (its saved metrics) beside the reference runs', as a small table."""
+    return beside_figures(figures(run_dir, notebook), notebook, run_dir, paths)
 
 
 def main(argv=None) -> int:
@@ -148,9 +174,10 @@ def main(argv=None) -> int:
     parser.add_argument("run_dir", help="runs/<run-id> of a finished `make workbook` (full profile)")
     parser.add_argument("--out", default=str(REFERENCE_FILE))
     parser.add_argument("--caveat", default="", help="how the run differs from a plain one, shown to the learner")
+    parser.add_argument("--label", default="reference", help="the head of its column beside a learner's run")
     args = parser.parse_args(argv)
     try:
-        print(f"wrote {write_reference(args.run_dir, args.out, caveat=args.caveat)}")
+        print(f"wrote {write_reference(args.run_dir, args.out, caveat=args.caveat, label=args.label)}")
     except (ReferenceError, FileNotFoundError) as err:
         print(err, file=sys.stderr)
         return 1

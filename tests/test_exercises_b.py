@@ -87,6 +87,59 @@ def test_signal_without_course_pairs_says_so(quality):
     assert ex_b.reference_prediction(quality[["best_vs_worst"]]) == ex_b.FALLBACK_PREDICTION
 
 
+# ----------------------------------------------------------------------------- the pairs that teach reading
+
+
+def record(i, gold, hard, severities):
+    temperatures = (0.7, 1.0, 1.2, 1.0)
+    return {"id": f"prefs-{i:04d}", "severity": gold, "hard_case": hard,
+            "samples": [{"text": answer(s), "temperature": t} for s, t in zip(severities, temperatures, strict=True)]}
+
+
+# 4 ordinary reports (3 with a right and a wrong answer) and 2 hard cases (1 mixed, 1 always wrong)
+READING_RECORDS = ([record(i, "SEV1", False, ["SEV1", "SEV1", "SEV3", "SEV1"]) for i in range(3)]
+                   + [record(3, "SEV1", False, ["SEV1"] * 4)]
+                   + [record(4, "SEV4", True, ["SEV4", "SEV1", "SEV1", "SEV1"]),
+                      record(5, "SEV4", True, ["SEV1"] * 4)])
+READING_PAIRS = ([pair(i, "SEV1", answer("SEV1"), answer("SEV3")) for i in range(3)]
+                 + [{**pair(4, "SEV4", answer("SEV4"), answer("SEV1")), "hard_case": True},
+                    {**pair(5, "SEV4", answer("SEV1"), answer("SEV1", component="x"), "component"),
+                     "hard_case": True},
+                    {**pair(6, "SEV1", answer("SEV1"), answer("SEV2")), "status": "tie"}])
+
+
+def test_the_reading_report_counts_per_group_where_pairs_can_teach():
+    reading = prefs.reading_report(READING_RECORDS, READING_PAIRS)
+    assert reading["ordinary reports: prompts"] == 4 and reading["hard cases: prompts"] == 2
+    assert reading["ordinary reports: samples with the right severity"] == pytest.approx(13 / 16)
+    assert reading["hard cases: samples with the right severity"] == pytest.approx(1 / 8)
+    assert reading["ordinary reports: prompts with a right and a wrong answer"] == pytest.approx(3 / 4)
+    assert reading["hard cases: prompts with a right and a wrong answer"] == pytest.approx(1 / 2)
+    # a dropped pair and a both-wrong pair teach no severity
+    assert reading["ordinary reports: signal pairs DPO trains on"] == 3
+    assert reading["hard cases: signal pairs DPO trains on"] == 1
+    assert reading["hard cases' share of the signal pairs"] == pytest.approx(1 / 4)
+    assert prefs.reading_report(READING_RECORDS, [])["hard cases' share of the signal pairs"] is None
+
+
+def test_the_reading_exercise_checks_the_hard_share_against_the_run():
+    reading = prefs.reading_report(READING_RECORDS, READING_PAIRS)
+    kept, verdict = ex_b.reading_exercise(0.3, reading)
+    assert verdict.ok is True and kept == 0.3
+    assert "hard cases are 0.33 of the prompts and give 0.25 of the signal pairs" in verdict.message
+    kept, verdict = ex_b.reading_exercise(0.6, reading)
+    assert verdict.ok is False and kept == 0.25
+    assert "samples disagree" in verdict.message and "hard cases 0.12, ordinary reports 0.81" in verdict.message
+    _, verdict = ex_b.reading_exercise(25, reading)
+    assert verdict.ok is False and "(a fraction: 0.6, not 60)" in verdict.message
+    kept, verdict = ex_b.reading_exercise(..., reading)
+    assert verdict.ok is None and kept == 0.25
+    _, verdict = ex_b.reading_exercise(..., reading, mode="reference")
+    assert verdict.ok is True
+    _, verdict = ex_b.reading_exercise(0.3, prefs.reading_report(READING_RECORDS, []))
+    assert verdict.ok is None and "no signal pair" in verdict.message
+
+
 # ----------------------------------------------------------------------------- 2. label pairs
 
 

@@ -56,7 +56,7 @@ def test_a_caveat_about_the_reference_run_is_shown_beside_it(tmp_path, capsys):
     reference.write_reference(_run(tmp_path / "full", "full"), ref_file, caveat="its SFT resumed from a checkpoint")
     reference.beside_reference(_run(tmp_path / "mine", "full"), "02_preferences_and_dpo", ref_file)
     printed = capsys.readouterr().out
-    assert "about the reference run: its SFT resumed from a checkpoint" in printed
+    assert "about reference: its SFT resumed from a checkpoint" in printed
     assert "expect other numbers" not in printed  # same profile
 
 
@@ -73,3 +73,26 @@ def test_a_broken_reference_file_names_itself(tmp_path):
     bad.write_text("{}")
     with pytest.raises(reference.ReferenceError, match="reference_run.json: not a reference file"):
         reference.load_reference(bad)
+
+
+def test_two_references_sit_beside_the_learners_run_under_their_labels(tmp_path, capsys):
+    defaults, plain = tmp_path / "reference_run.json", tmp_path / "reference_plain_start.json"
+    reference.write_reference(_run(tmp_path / "a", "full"), defaults)
+    reference.write_reference(_run(tmp_path / "b", "full", severity_dpo=0.70), plain, label="plain start")
+    mine = _run(tmp_path / "mine", "full", severity_dpo=0.80)
+    frame = reference.beside_reference(mine, "03_three_way_eval", [defaults, plain, tmp_path / "gone.json"])
+    assert "no reference figures in gone.json (missing)" in capsys.readouterr().out
+    assert [c.split(" (")[0] for c in frame.columns] == ["reference", "plain start", "this run"]
+    assert frame.loc["in-template: Severity match, SFT+DPO"].tolist() == ["0.760", "0.700", "0.800"]
+
+
+def test_session_b_figures_carry_the_reading_report_and_the_minutes(tmp_path):
+    run = _run(tmp_path / "run", "full")
+    save_metrics(run, "02_preferences_and_dpo", {**B_METRICS, "reading": {"hard cases' share of the signal pairs": 0.4},
+                                                 "timings": {"sft_s": 60, "preferences_s": 90, "dpo_s": 600}})
+    figures = reference.figures(run, "02_preferences_and_dpo")
+    assert figures["hard cases' share of the signal pairs"] == 0.4
+    assert figures["minutes: SFT / sampling / DPO"] == "1.0 / 1.5 / 10.0"
+    frame = reference.beside_figures({"hard cases' share of the signal pairs": 0.3}, "02_preferences_and_dpo", run,
+                                     [])
+    assert frame.loc["hard cases' share of the signal pairs", "this run"] == "0.300"

@@ -1,5 +1,6 @@
 """Session B's exercises, each checked against this run's own numbers: predict what the course's two-temperature
-pairs teach before the data-quality report, label a few pairs as the judge would, and read a DPO run's curves.
+pairs teach before the data-quality report, predict how many of the pairs teach reading hard cases, label a few
+pairs as the judge would, and read a DPO run's curves.
 """
 
 from __future__ import annotations
@@ -93,7 +94,54 @@ def signal_exercise(predicted_signal, predicted_anti_signal, quality, mode: str 
                              reference_prediction(quality), mode)
 
 
-# ----------------------------------------------------------------------------- 2. label pairs like the judge
+# ----------------------------------------------------------------------------- 2. the pairs that teach reading
+
+HARD_SHARE = "hard cases' share of the signal pairs"  # a key of preferences.reading_report
+READING_TOLERANCE = 0.10
+WHAT_DRIVES_THE_HARD_SHARE = (
+    "A report gives a signal pair only when the model's samples on it disagree on the severity (and the judge "
+    "picks the right one), so a group's share of the signal pairs follows its share of the prompts and how often "
+    "its samples disagree, not how hard the group is for a person. A hard case the model always gets wrong, or "
+    "always right, teaches DPO nothing. A hard-case signal pair is the lesson that carries to wording never seen: "
+    "the familiar cue said one severity, the impact another, and the chosen answer followed the impact.")
+
+
+def _reading_facts(reading: dict) -> str:
+    prompts = reading["ordinary reports: prompts"] + reading["hard cases: prompts"]
+    parts = [f"hard cases are {reading['hard cases: prompts'] / max(prompts, 1):.2f} of the prompts"]
+    if reading.get(HARD_SHARE) is not None:
+        parts[0] += f" and give {reading[HARD_SHARE]:.2f} of the signal pairs"
+    for what in ("samples with the right severity", "prompts with a right and a wrong answer"):
+        hard, ordinary = reading.get(f"hard cases: {what}"), reading.get(f"ordinary reports: {what}")
+        if hard is not None and ordinary is not None:
+            parts.append(f"{what}: hard cases {hard:.2f}, ordinary reports {ordinary:.2f}")
+    return "this run: " + "; ".join(parts)
+
+
+def check_reading(predicted: float, reading: dict) -> core.Verdict:
+    """The predicted share of the signal pairs that come from hard cases against this run's reading_report."""
+    if problem := _fraction_problem("predicted_hard_share", predicted):
+        return core.wrong(problem, "a share of the signal pairs DPO trains on, e.g. 0.5 for half of them")
+    actual = reading.get(HARD_SHARE)
+    if actual is None:
+        return core.unfilled("this run's training pairs hold no signal pair to count; nothing to check")
+    facts = f"{_reading_facts(reading)}; you predicted {predicted:.2f}"
+    if abs(predicted - actual) > READING_TOLERANCE:
+        return core.wrong(f"{facts}. {WHAT_DRIVES_THE_HARD_SHARE}",
+                          "start from the hard cases' share of the prompts, then ask how often their samples "
+                          "disagree compared with the ordinary reports'")
+    return core.right(f"{facts}, within {READING_TOLERANCE}. {WHAT_DRIVES_THE_HARD_SHARE}")
+
+
+def reading_exercise(predicted_hard_share, reading: dict, mode: str = "learner"):
+    """Check the learner's prediction of the hard cases' share of the signal pairs; returns (the prediction or
+    this run's share, verdict)."""
+    reference = round(reading[HARD_SHARE], 2) if reading.get(HARD_SHARE) is not None else 0.0
+    return core.run_exercise("the pairs that teach reading", predicted_hard_share,
+                             lambda p: check_reading(p, reading), reference, mode)
+
+
+# ----------------------------------------------------------------------------- 3. label pairs like the judge
 
 N_LABEL = 5  # pairs shown to label
 REASONS = ("severity", "format", "component", "summary")
@@ -222,7 +270,7 @@ def labels_exercise(my_labels, my_reasons, items: list[dict], mode: str = "learn
     return core.run_exercise("your labels vs the judge", answer, lambda a: check_labels(a, items), reference, mode)
 
 
-# ----------------------------------------------------------------------------- 3. is this run healthy?
+# ----------------------------------------------------------------------------- 4. is this run healthy?
 
 HEALTH_CHOICES = {
     "a": "the validation reward gap grows along with the training gap, and KL stays bounded",

@@ -5,7 +5,7 @@ UltraFeedback alternative in the same format.
 - `files`: reading that log, and the preferences file a training run is given.
 - `pairing`: the pair-construction strategies behind `select_pairs`, and balancing the severities.
 - `dataset`: the kept pairs as triples, a TRL DatasetDict or a JSONL file.
-- `report`: the data-quality report, strategy by strategy.
+- `report`: the data-quality report, strategy by strategy, and where the pairs can teach reading.
 - `validation`: every bad row named with its reason before it reaches the trainer.
 - `ultrafeedback`: UltraFeedback (binarized) converted to the same triples.
 """
@@ -25,6 +25,7 @@ from helpers.preferences.report import (
     pair_kind,
     pair_severities,
     quality_report,
+    reading_report,
     sample_report,
     severity_push,
     strategy_report,
@@ -36,6 +37,6 @@ from helpers.preferences.validation import TRIPLE_KEYS, PreferenceDataError, row
 __all__ = ["STRATEGIES", "TRIPLE_KEYS", "PreferenceDataError", "available_strategies", "balance_severities",
            "chunk_seed", "judge_address_lines", "latest_records", "load_ultrafeedback", "log_path", "pair_kind",
            "pair_severities", "preview_ultrafeedback",
-           "quality_report", "read_preferences", "read_records", "repair_torn_tail", "row_problem",
+           "quality_report", "read_preferences", "reading_report", "read_records", "repair_torn_tail", "row_problem",
            "sample_and_score", "sample_report", "select_pairs", "severity_push", "similarity", "strategy_report",
            "to_dataset", "triples", "validate_preferences", "with_severity", "write_triples"]

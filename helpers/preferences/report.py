@@ -192,3 +192,31 @@ def sample_report(records: list[dict]):
     frame.attrs["prompts with a right and a wrong severity"] = mixed
     frame.attrs["addressing the judge"] = addressed
     return frame
+
+
+GROUPS = (("ordinary reports", False), ("hard cases", True))
+
+
+def reading_report(records: list[dict], pairs: list[dict]) -> dict[str, float]:
+    """Where the pairs can teach reading, per group of reports (ordinary, and hard cases whose wording points the
+    wrong way): how often the model's own samples have the right severity, the share of prompts with a right and a
+    wrong answer (only those can give a signal pair) and the signal pairs among `pairs` (those DPO trains on).
+    A hard-case signal pair is the lesson that carries to new wording: the familiar cue said one severity, the
+    impact another, and the chosen answer followed the impact."""
+    out: dict[str, float] = {}
+    signal_hard = signal_all = 0
+    for name, hard in GROUPS:
+        group = [r for r in records if bool(r.get("hard_case")) == hard]
+        answers = [parse_response(s["text"]).severity == r["severity"] for r in group for s in r["samples"]]
+        mixed = sum(len({parse_response(s["text"]).severity == r["severity"] for s in r["samples"]}) == 2
+                    for r in group)
+        signal = sum(p.get("status", "kept") == "kept" and bool(p.get("hard_case")) == hard
+                     and pair_kind(p) == "signal" for p in pairs)
+        out.update({f"{name}: prompts": len(group),
+                    f"{name}: samples with the right severity": sum(answers) / len(answers) if answers else None,
+                    f"{name}: prompts with a right and a wrong answer": mixed / len(group) if group else None,
+                    f"{name}: signal pairs DPO trains on": signal})
+        signal_all += signal
+        signal_hard += signal if hard else 0
+    out["hard cases' share of the signal pairs"] = signal_hard / signal_all if signal_all else None
+    return out
