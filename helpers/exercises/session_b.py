@@ -102,8 +102,8 @@ WHAT_DRIVES_THE_HARD_SHARE = (
     "A report gives a signal pair only when the model's samples on it disagree on the severity (and the judge "
     "picks the right one), so a group's share of the signal pairs follows its share of the prompts and how often "
     "its samples disagree, not how hard the group is for a person. A hard case the model always gets wrong, or "
-    "always right, teaches DPO nothing. A hard-case signal pair is the lesson that carries to wording never seen: "
-    "the familiar cue said one severity, the impact another, and the chosen answer followed the impact.")
+    "always right, teaches DPO nothing. A hard-case signal pair is a reading lesson: the familiar cue said one "
+    "severity, the impact another, and the chosen answer followed the impact.")
 
 
 def _reading_facts(reading: dict) -> str:
