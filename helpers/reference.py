@@ -158,8 +158,8 @@ def beside_figures(mine: dict, notebook: str, run_dir: str | Path, paths=REFEREN
         if profile != reference["profile"]:
             print(f"this run is the {profile!r} profile, {name} the {reference['profile']!r} one: "
                   "expect other numbers (smaller runs move less and their intervals are wider)")
-        label = f"{name} ({reference['profile']} profile, {reference['cpu']}, {reference['date']})"
-        columns[label] = {k: _shown(theirs.get(k)) for k in mine}
+        print(f"{name}: the {reference['profile']} profile on {reference['cpu']}, {reference['date']}")
+        columns[name] = {k: _shown(theirs.get(k)) for k in mine}
     columns["this run"] = {k: _shown(v) for k, v in mine.items()}
     return pd.DataFrame(columns)
 
