@@ -2,7 +2,7 @@
 behaves as expected (and the notebooks' prose never has to state one machine's numbers as facts).
 
 The figures come from data/reference_run.json (the workbook's defaults) and data/reference_plain_start.json (the
-same week with the hard cases left out of the bootstrap SFT: the recipe whose gain did not transfer), each written
+same week with the hard cases left out of the bootstrap SFT, the default before), each written
 by this module from a finished full-profile run with the CPU and the date:
 
     python -m helpers.reference runs/<run-id>        # or: make reference RUN=runs/<run-id>

@@ -201,8 +201,8 @@ def reading_report(records: list[dict], pairs: list[dict]) -> dict[str, float]:
     """Where the pairs can teach reading, per group of reports (ordinary, and hard cases whose wording points the
     wrong way): how often the model's own samples have the right severity, the share of prompts with a right and a
     wrong answer (only those can give a signal pair) and the signal pairs among `pairs` (those DPO trains on).
-    A hard-case signal pair is the lesson that carries to new wording: the familiar cue said one severity, the
-    impact another, and the chosen answer followed the impact."""
+    A hard-case signal pair is a reading lesson: the familiar cue said one severity, the impact another, and the
+    chosen answer followed the impact."""
     out: dict[str, float] = {}
     signal_hard = signal_all = 0
     for name, hard in GROUPS:
