@@ -159,6 +159,11 @@ def judge_address_lines(report) -> list[str]:
             f"{f.get('phrase')!r}): {str(f.get('text'))[:100]!r}" for f in report.attrs.get("addressing the judge", [])]
 
 
+def severity_right(record: dict) -> list[bool]:
+    """Per sample of a prompt's record, whether its answer gives the gold severity."""
+    return [parse_response(s["text"]).severity == record["severity"] for s in record["samples"]]
+
+
 def sample_report(records: list[dict]):
     """How the N samples themselves look, per temperature: how many judge calls failed (an unreachable API shows
     here first), format-valid and severity-right shares, mean score, how many answers address the judge (examples
@@ -187,9 +192,7 @@ def sample_report(records: list[dict]):
         addressed += [{"id": r["id"], "temperature": t, "phrase": phrase, "text": s["text"][:200]}
                       for r, s, phrase in flagged[:EXAMPLES_SHOWN]]
     frame = pd.DataFrame(rows)
-    mixed = sum(len({parse_response(s["text"]).severity == r["severity"] for s in r["samples"]}) == 2
-                for r in records)
-    frame.attrs["prompts with a right and a wrong severity"] = mixed
+    frame.attrs["prompts with a right and a wrong severity"] = sum(len(set(severity_right(r))) == 2 for r in records)
     frame.attrs["addressing the judge"] = addressed
     return frame
 
@@ -204,19 +207,16 @@ def reading_report(records: list[dict], pairs: list[dict]) -> dict[str, float]:
     A hard-case signal pair is a reading lesson: the familiar cue said one severity, the impact another, and the
     chosen answer followed the impact."""
     out: dict[str, float] = {}
-    signal_hard = signal_all = 0
+    signal_by_group = Counter(bool(p.get("hard_case")) for p in pairs
+                              if p.get("status", "kept") == "kept" and pair_kind(p) == "signal")
     for name, hard in GROUPS:
-        group = [r for r in records if bool(r.get("hard_case")) == hard]
-        answers = [parse_response(s["text"]).severity == r["severity"] for r in group for s in r["samples"]]
-        mixed = sum(len({parse_response(s["text"]).severity == r["severity"] for s in r["samples"]}) == 2
-                    for r in group)
-        signal = sum(p.get("status", "kept") == "kept" and bool(p.get("hard_case")) == hard
-                     and pair_kind(p) == "signal" for p in pairs)
-        out.update({f"{name}: prompts": len(group),
+        rights = [severity_right(r) for r in records if bool(r.get("hard_case")) == hard]
+        answers = [right for per_prompt in rights for right in per_prompt]
+        mixed = sum(len(set(per_prompt)) == 2 for per_prompt in rights)
+        out.update({f"{name}: prompts": len(rights),
                     f"{name}: samples with the right severity": sum(answers) / len(answers) if answers else None,
-                    f"{name}: prompts with a right and a wrong answer": mixed / len(group) if group else None,
-                    f"{name}: signal pairs DPO trains on": signal})
-        signal_all += signal
-        signal_hard += signal if hard else 0
-    out["hard cases' share of the signal pairs"] = signal_hard / signal_all if signal_all else None
+                    f"{name}: prompts with a right and a wrong answer": mixed / len(rights) if rights else None,
+                    f"{name}: signal pairs DPO trains on": signal_by_group[hard]})
+    signal_all = sum(signal_by_group.values())
+    out["hard cases' share of the signal pairs"] = signal_by_group[True] / signal_all if signal_all else None
     return out
