@@ -21,11 +21,11 @@ from pathlib import Path
 
 from helpers import checks
 from helpers.datagen.scenarios import BY_NAME, GROUPS, HELD_OUT_SCENARIOS, SCENARIOS, SHARED, TEMPLATES, scenario_table
-from helpers.datagen.splits import SEED, SPLIT_GROUP, SPLIT_SIZES, generate, make_example
+from helpers.datagen.splits import SEED, SPLIT_EXTENSIONS, SPLIT_GROUP, SPLIT_SIZES, generate, make_example
 from helpers.task import DATA_DIR, SEVERITIES, validate_example
 
-__all__ = ["BY_NAME", "GROUPS", "HELD_OUT_SCENARIOS", "SCENARIOS", "SEED", "SHARED", "SPLIT_GROUP", "SPLIT_SIZES",
-           "TEMPLATES", "describe", "generate", "main", "make_example", "scenario_table", "write"]
+__all__ = ["BY_NAME", "GROUPS", "HELD_OUT_SCENARIOS", "SCENARIOS", "SEED", "SHARED", "SPLIT_EXTENSIONS", "SPLIT_GROUP",
+           "SPLIT_SIZES", "TEMPLATES", "describe", "generate", "main", "make_example", "scenario_table", "write"]
 
 
 def write(out_dir: Path = DATA_DIR, seed: int = SEED) -> dict[str, Path]:

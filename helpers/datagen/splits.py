@@ -23,6 +23,9 @@ from helpers.task import SEVERITIES, SPLITS
 
 SEED = 20261127
 SPLIT_SIZES = {"sft": 500, "prefs": 680, "eval": 140, "unseen": 120, "dev_unseen": 120}
+# Rows appended to the held-out splits, drawn after every split above (so no earlier byte changes): 360 reports
+# each, so a paired test can tell a DPO gain of about +0.07 from none (120 reports needed about +0.10).
+SPLIT_EXTENSIONS = {"unseen": 240, "dev_unseen": 240}
 # The split group each split draws its scenarios, templates and slot values from (scenarios.GROUPS).
 SPLIT_GROUP = {"sft": SHARED, "prefs": SHARED, "eval": SHARED, "unseen": "unseen", "dev_unseen": "dev"}
 if tuple(SPLIT_GROUP) != SPLITS:
@@ -88,31 +91,49 @@ def _check_sizes(sizes) -> dict:
     return sizes
 
 
-def generate(seed: int = SEED, sizes: dict | None = None) -> dict[str, list[dict]]:
-    """All splits (in SPLITS order), as lists of examples. Report texts are distinct across the whole dataset."""
+def _draw_rows(name: str, size: int, rng: random.Random, used: set[str]) -> list[dict]:
+    """`size` examples for split `name`, balanced over severities, scenarios taking turns, report texts not in
+    `used` (which they are added to), in a shuffled order, without ids."""
+    group = SPLIT_GROUP[name]
+    groups = {sev: scenario_groups(name, sev, rng) for sev in SEVERITIES}
+    turns = {sev: 0 for sev in SEVERITIES}
+    rows = []
+    for i in range(size):
+        severity = SEVERITIES[i % len(SEVERITIES)]  # balanced classes
+        k, turns[severity] = turns[severity], turns[severity] + 1
+        members = groups[severity][k % len(groups[severity])]
+        scenario = members[(k // len(groups[severity])) % len(members)]
+        for _ in range(MAX_TRIES):
+            row = fill(rng.choice(templates_for(scenario, group)), scenario, rng, group)
+            if row["report"] not in used:
+                break
+        else:
+            raise RuntimeError(f"scenario {scenario.name} is too narrow to give another distinct report")
+        used.add(row["report"])
+        rows.append(row)
+    rng.shuffle(rows)
+    return rows
+
+
+def generate(seed: int = SEED, sizes: dict | None = None, extensions: dict | None = None) -> dict[str, list[dict]]:
+    """All splits (in SPLITS order), as lists of examples. Report texts are distinct across the whole dataset.
+    `extensions` (SPLIT_EXTENSIONS when `sizes` is not given, else none) are rows drawn after all the splits and
+    appended to theirs, ids continuing."""
     checks.integer("seed", seed)
+    if extensions is None:
+        extensions = SPLIT_EXTENSIONS if sizes is None else {}
     sizes = _check_sizes(SPLIT_SIZES if sizes is None else sizes)
+    if extensions and not set(extensions) <= set(sizes):
+        extra = sorted(set(extensions) - set(sizes))
+        raise checks.ParameterError(f"extensions name splits that are not generated: {extra}")
     rng = random.Random(seed)
     used: set[str] = set()
     splits: dict[str, list[dict]] = {}
     for name in (s for s in SPLITS if s in sizes):
-        group = SPLIT_GROUP[name]
-        groups = {sev: scenario_groups(name, sev, rng) for sev in SEVERITIES}
-        turns = {sev: 0 for sev in SEVERITIES}
-        rows = []
-        for i in range(sizes[name]):
-            severity = SEVERITIES[i % len(SEVERITIES)]  # balanced classes
-            k, turns[severity] = turns[severity], turns[severity] + 1
-            members = groups[severity][k % len(groups[severity])]
-            scenario = members[(k // len(groups[severity])) % len(members)]
-            for _ in range(MAX_TRIES):
-                row = fill(rng.choice(templates_for(scenario, group)), scenario, rng, group)
-                if row["report"] not in used:
-                    break
-            else:
-                raise RuntimeError(f"scenario {scenario.name} is too narrow to give another distinct report")
-            used.add(row["report"])
-            rows.append(row)
-        rng.shuffle(rows)
+        rows = _draw_rows(name, sizes[name], rng, used)
         splits[name] = [{"id": f"{name}-{i:04d}", **row} for i, row in enumerate(rows)]
+    for name in (s for s in SPLITS if s in extensions):
+        start, size = len(splits[name]), checks.count(f"extensions[{name!r}]", extensions[name])
+        splits[name] += [{"id": f"{name}-{start + i:04d}", **row}
+                         for i, row in enumerate(_draw_rows(name, size, rng, used))]
     return splits

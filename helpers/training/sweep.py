@@ -118,7 +118,7 @@ def dpo_sweep(base: DPORunConfig, variants: dict[str, dict], train_dataset, eval
     return frame
 
 
-def score_run(run_dir: str | Path, model_name: str = DEFAULT_MODEL, eval_prompts: int = 140, dev_prompts: int = 120,
+def score_run(run_dir: str | Path, model_name: str = DEFAULT_MODEL, eval_prompts: int = 140, dev_prompts: int = 360,
               max_new_tokens: int = 96, batch_size: int = 32):
     """A Session B run's own SFT and SFT+DPO adapters (from its metrics), scored by `score_adapters` on in-template
     eval and dev_unseen, without training again; also written to run_dir/dev_scores.csv."""
@@ -160,7 +160,7 @@ def run_sweep_from_config(path: str | Path):
     tok = load_tokenizer(base.model_name)
     evals = load_split("eval")
     kl_prompts = [format_prompt(tok, e["report"]) for e in evals[-int(spec.get("kl_prompts_from_eval", 8)):]]
-    n_dev = int(spec.get("dev_prompts", 120))
+    n_dev = int(spec.get("dev_prompts", 360))
     return dpo_sweep(base, variants, train, validation, evals[: int(spec.get("eval_prompts", 140))],
                      kl_prompts, repo_path(spec["out_dir"]), dev_examples=load_split(DEV_SPLIT)[:n_dev] or None,
                      train_datasets=own)
