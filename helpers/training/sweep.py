@@ -118,10 +118,11 @@ def dpo_sweep(base: DPORunConfig, variants: dict[str, dict], train_dataset, eval
     return frame
 
 
-def score_run(run_dir: str | Path, model_name: str = DEFAULT_MODEL, eval_prompts: int = 140, dev_prompts: int = 360,
-              max_new_tokens: int = 96, batch_size: int = 32):
-    """A Session B run's own SFT and SFT+DPO adapters (from its metrics), scored by `score_adapters` on in-template
-    eval and dev_unseen, without training again; also written to run_dir/dev_scores.csv."""
+def score_run(run_dir: str | Path, model_name: str = DEFAULT_MODEL, eval_prompts: int | None = None,
+              dev_prompts: int | None = None, max_new_tokens: int = 96, batch_size: int = 32):
+    """A Session B run's own SFT and SFT+DPO adapters (from its metrics), scored by `score_adapters` on the first
+    `eval_prompts` in-template eval reports and `dev_prompts` dev_unseen ones (None: the whole split; 0 dev: none),
+    without training again; also written to run_dir/dev_scores.csv."""
     run_dir = Path(run_dir)
     metrics = load_metrics(run_dir, "02_preferences_and_dpo")
     frame = score_adapters(model_name, {"SFT": metrics["sft_adapter"], "SFT+DPO": metrics["dpo_adapter"]},
@@ -144,8 +145,9 @@ def _train_split(path, config_path, spec: dict, seed: int):
 def run_sweep_from_config(path: str | Path):
     """The sweep from a YAML file: `preferences` (Session B's preferences.jsonl), `dpo` (the base DPORunConfig),
     `variants` ({name: {field: value}}, where `preferences: FILE` trains that variant on other pairs),
-    `train_pairs` (use the first n training pairs; 0 = all), `eval_prompts` (first n of the eval split),
-    `dev_prompts` (first n of dev_unseen; 0 = none), `kl_prompts_from_eval`, `val_fraction`, `out_dir`."""
+    `train_pairs` (use the first n training pairs; 0 = all), `eval_prompts` (first n of the eval split; absent =
+    all), `dev_prompts` (first n of dev_unseen; absent = all, 0 = none), `kl_prompts_from_eval`, `val_fraction`,
+    `out_dir`."""
     import yaml
 
     spec = yaml.safe_load(Path(path).read_text())
@@ -160,7 +162,7 @@ def run_sweep_from_config(path: str | Path):
     tok = load_tokenizer(base.model_name)
     evals = load_split("eval")
     kl_prompts = [format_prompt(tok, e["report"]) for e in evals[-int(spec.get("kl_prompts_from_eval", 8)):]]
-    n_dev = int(spec.get("dev_prompts", 360))
-    return dpo_sweep(base, variants, train, validation, evals[: int(spec.get("eval_prompts", 140))],
+    n_eval, n_dev = (None if spec.get(k) is None else int(spec[k]) for k in ("eval_prompts", "dev_prompts"))
+    return dpo_sweep(base, variants, train, validation, evals[:n_eval],
                      kl_prompts, repo_path(spec["out_dir"]), dev_examples=load_split(DEV_SPLIT)[:n_dev] or None,
                      train_datasets=own)
